@@ -1,0 +1,310 @@
+"""Client settings, and where each comes from when not given.
+
+Precedence for every setting: the explicit argument, then the environment,
+then the shared config profile, then the default, exactly as botocore resolves
+them (we call botocore's own resolvers where it has one, so profiles, SSO and
+``[services]`` sections behave the same as in boto3).
+
+The botocore session is created lazily, and only when a setting is not given
+explicitly, so a fully configured client reads no files at construction.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import urllib.parse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from lightsail_images._errors import ConfigurationError, NoRegionError
+
+if TYPE_CHECKING:
+    from botocore.session import Session as BotocoreSession
+
+__all__ = ["DEFAULT_MAX_ATTEMPTS", "ClientConfig", "SessionSource", "resolve_settings"]
+
+DEFAULT_MAX_ATTEMPTS = 3
+SERVICE_ID = "lightsail"
+
+
+def _positive_number(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        msg = f"ClientConfig.{attribute.name} must be a number of seconds above 0, got {value!r}"
+        raise ValueError(msg)
+
+
+def _max_attempts(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = (
+            "ClientConfig.max_attempts must be a whole number of attempts, 1 or more "
+            f"(1 turns retries off), got {value!r}"
+        )
+        raise ValueError(msg)
+
+
+def _pool_size(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"ClientConfig.max_pool_connections must be 1 or more, got {value!r}"
+        raise ValueError(msg)
+
+
+@attrs.frozen
+class ClientConfig:
+    """Tuning for a :class:`Client`; the names are those of botocore's ``Config``.
+
+    Attributes:
+        connect_timeout: seconds to wait for a TCP/TLS connection (default 60).
+        read_timeout: seconds to wait for the response after sending (default 60).
+        max_attempts: attempts per call including the first; ``None`` reads
+            ``AWS_MAX_ATTEMPTS`` or the profile's ``max_attempts``, else 3.
+            ``1`` turns retries off.
+        parameter_validation: check lengths, patterns and digests before
+            sending (default ``True``).  Types are always checked.
+        user_agent_extra: text appended to the ``User-Agent`` header.
+        max_pool_connections: connections kept open for reuse (default 10);
+            raise it when many threads share one client.
+
+    Example::
+
+        config = li.ClientConfig(connect_timeout=5, read_timeout=10, max_attempts=5)
+        client = li.Client("us-east-1", config=config)
+
+    """
+
+    connect_timeout: float = attrs.field(default=60, validator=_positive_number)
+    read_timeout: float = attrs.field(default=60, validator=_positive_number)
+    max_attempts: int | None = attrs.field(default=None, validator=_max_attempts)
+    parameter_validation: bool = True
+    user_agent_extra: str | None = None
+    max_pool_connections: int = attrs.field(default=10, validator=_pool_size)
+
+
+class SessionSource:
+    """Creates the botocore session on first use, once, thread-safely."""
+
+    def __init__(
+        self,
+        *,
+        botocore_session: BotocoreSession | None,
+        profile_name: str | None,
+    ) -> None:
+        if botocore_session is not None and profile_name is not None:
+            raise ConfigurationError(
+                "pass either botocore_session or profile_name, not both: a botocore "
+                "session already has its profile (set it with "
+                "botocore_session.set_config_variable('profile', name))"
+            )
+        self._session = botocore_session
+        self._user_supplied = botocore_session is not None
+        self._profile_name = profile_name
+        self._lock = threading.Lock()
+
+    @property
+    def user_supplied(self) -> bool:
+        """Whether the caller passed its own botocore session (its settings rank first)."""
+        return self._user_supplied
+
+    def get(self) -> BotocoreSession:
+        """Return the botocore session, creating it on first use."""
+        with self._lock:
+            if self._session is None:
+                from botocore.session import Session  # noqa: PLC0415 - lazy: costly import
+
+                self._session = Session(profile=self._profile_name)
+            return self._session
+
+    def config_variable(self, name: str) -> Any:
+        """Read one botocore config variable, translating config-file errors."""
+        from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - lazy import
+
+        try:
+            return self.get().get_config_variable(name)
+        except BotoCoreError as exc:
+            raise ConfigurationError(_describe_config_error(exc, self._profile_name)) from exc
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"the AWS configuration value for {name!r} is not valid ({exc}); fix it in "
+                "the environment or in ~/.aws/config"
+            ) from exc
+
+    def scoped_and_full_config(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Return the profile's settings and the whole config, for endpoint lookup."""
+        from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - lazy import
+
+        session = self.get()
+        try:
+            return session.get_scoped_config(), session.full_config
+        except BotoCoreError as exc:
+            raise ConfigurationError(_describe_config_error(exc, self._profile_name)) from exc
+
+
+def _describe_config_error(exc: Exception, profile_name: str | None) -> str:
+    from botocore.exceptions import ProfileNotFound  # noqa: PLC0415 - lazy import
+
+    if isinstance(exc, ProfileNotFound):
+        name = profile_name or os.environ.get("AWS_PROFILE") or "default"
+        return (
+            f"the AWS profile {name!r} was not found in ~/.aws/config or "
+            "~/.aws/credentials; create it (aws configure --profile NAME), or pass "
+            "another profile_name / set AWS_PROFILE"
+        )
+    return f"could not read the AWS configuration: {exc}"
+
+
+_REGION = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
+
+
+@attrs.frozen
+class Settings:
+    """Everything resolved at construction."""
+
+    region_name: str
+    endpoint_url: str
+    max_attempts: int
+
+
+def resolve_settings(
+    *,
+    region_name: str | None,
+    endpoint_url: str | None,
+    config: ClientConfig,
+    sessions: SessionSource,
+    environ: Callable[[str], str | None] = os.environ.get,
+) -> Settings:
+    """Resolve region, endpoint and attempts, reading files only when needed."""
+    region = _resolve_region(region_name, sessions, environ)
+    return Settings(
+        region_name=region,
+        endpoint_url=_resolve_endpoint(endpoint_url, region, sessions, environ),
+        max_attempts=_resolve_max_attempts(config, sessions, environ),
+    )
+
+
+def _resolve_region(
+    region_name: str | None,
+    sessions: SessionSource,
+    environ: Callable[[str], str | None],
+) -> str:
+    region = region_name or environ("AWS_REGION")
+    if not region and not sessions.user_supplied:
+        # botocore ranks the environment above the profile, so no file is read.
+        region = environ("AWS_DEFAULT_REGION")
+    if not region:
+        region = sessions.config_variable("region")
+    if not region:
+        raise NoRegionError(
+            "no AWS region is configured: pass region_name='us-east-1' (for example) to "
+            "Client, set AWS_REGION or AWS_DEFAULT_REGION, or add 'region = ...' to your "
+            "profile in ~/.aws/config"
+        )
+    if not isinstance(region, str) or _REGION.fullmatch(region) is None:
+        raise ConfigurationError(
+            f"region_name {region!r} is not a valid AWS region name; use a name such as 'us-east-1'"
+        )
+    return region
+
+
+def _resolve_endpoint(
+    endpoint_url: str | None,
+    region: str,
+    sessions: SessionSource,
+    environ: Callable[[str], str | None],
+) -> str:
+    url = endpoint_url
+    source = "endpoint_url"
+    if url is None:
+        url, source = _configured_endpoint(sessions, environ)
+    if url is None:
+        return f"https://lightsail.{region}.amazonaws.com"
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError(
+            f"{source} {url!r} is not a valid endpoint URL; use a full URL such as "
+            f"'https://lightsail.{region}.amazonaws.com' or 'http://127.0.0.1:8080'"
+        )
+    return url
+
+
+def _configured_endpoint(
+    sessions: SessionSource,
+    environ: Callable[[str], str | None],
+) -> tuple[str | None, str]:
+    if not sessions.user_supplied:
+        # botocore ranks the environment above the profile, so no file is read.
+        if _truthy(environ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")):
+            return None, ""
+        for name in ("AWS_ENDPOINT_URL_LIGHTSAIL", "AWS_ENDPOINT_URL"):
+            value = environ(name)
+            if value:
+                return value, name
+    if _truthy(sessions.config_variable("ignore_configured_endpoint_urls")):
+        return None, ""
+    from botocore.configprovider import ConfiguredEndpointProvider  # noqa: PLC0415 - lazy
+
+    scoped, full = sessions.scoped_and_full_config()
+    provider = ConfiguredEndpointProvider(
+        full_config=full,
+        scoped_config=scoped,
+        client_name=SERVICE_ID,
+        environ=_EnvironView(environ),
+    )
+    value = provider.provide()
+    return (value or None), "the configured endpoint URL"
+
+
+class _EnvironView(dict[str, str]):
+    """A read-only mapping over an environ getter, for botocore's providers."""
+
+    def __init__(self, getter: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._getter = getter
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._getter(key)
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._getter(key) is not None
+
+    def __getitem__(self, key: str) -> str:
+        value = self._getter(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def _resolve_max_attempts(
+    config: ClientConfig,
+    sessions: SessionSource,
+    environ: Callable[[str], str | None],
+) -> int:
+    if config.max_attempts is not None:
+        return config.max_attempts
+    raw: Any = None if sessions.user_supplied else environ("AWS_MAX_ATTEMPTS")
+    source = "AWS_MAX_ATTEMPTS"
+    if raw is None:
+        raw = sessions.config_variable("max_attempts")
+        source = "the max_attempts setting (AWS_MAX_ATTEMPTS or the profile's max_attempts)"
+    if raw is None:
+        return DEFAULT_MAX_ATTEMPTS
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        value = 0
+    if value < 1:
+        raise ConfigurationError(
+            f"{source} must be a whole number of attempts, 1 or more, got {raw!r}"
+        )
+    return value

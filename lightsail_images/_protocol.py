@@ -1,0 +1,356 @@
+"""The awsJson1_1 protocol, sans I/O: bytes in, objects out.
+
+``build_request`` turns an operation and its parameters into the method, path,
+headers and body to send (unsigned); ``parse_response`` turns the status,
+headers and body that came back into a result model or a :class:`ServiceError`
+instance (returned, not raised, so that the retry loop can inspect it).
+
+This module never touches a socket, a clock or credentials; tests feed it bytes.
+
+Error type resolution follows the Smithy awsJson1_1 protocol tests: the
+``x-amzn-ErrorType`` header, else the body's ``__type``, else the body's
+``code``, else the HTTP status; then everything from the first ``:`` and
+everything up to the last ``#`` are dropped.  Lightsail error bodies carry their
+own ``code`` member (a sub-code like ``DoesNotExist``) *beside* ``__type``, so
+``code`` is only a fallback, never preferred.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from lightsail_images._errors import (
+    MalformedResponseError,
+    ServiceError,
+    service_error_class,
+)
+from lightsail_images._models import ErrorDetails, ResponseMetadata
+from lightsail_images._validation import Param
+
+__all__ = [
+    "CONTENT_TYPE",
+    "TARGET_PREFIX",
+    "HttpRequest",
+    "HttpResponse",
+    "Operation",
+    "build_request",
+    "converter",
+    "error_code",
+    "parse_error",
+    "parse_response",
+]
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+TARGET_PREFIX = "Lightsail_20161128"
+
+R = TypeVar("R")
+
+
+@attrs.frozen
+class Operation(Generic[R]):
+    """An API operation, described as data.
+
+    Attributes:
+        name: the API's operation name, e.g. ``"RegisterContainerImage"``.
+        params: the input parameters in the API's member order.
+        output: the result model; its fields are the body's members in
+            snake_case plus ``response_metadata``.
+
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    output: type[R]
+
+
+@attrs.frozen
+class HttpRequest:
+    """An unsigned request: what to send, before the signer adds its headers."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@attrs.frozen
+class HttpResponse:
+    """A response as it came off the wire; header names are lowercased."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+# --- the private converter -------------------------------------------------
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _structure_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        msg = f"expected a string, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value
+
+
+def _structure_optional_str(value: Any, _: type) -> str | None:
+    if value is None:
+        return None
+    return _structure_str(value, str)
+
+
+def _structure_int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"expected an integer, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value
+
+
+def _structure_timestamp(value: Any, _: type) -> dt.datetime:
+    # awsJson sends epoch seconds, possibly fractional; accept ISO 8601 too,
+    # as botocore does, should the service ever switch.
+    if isinstance(value, bool):
+        msg = "expected epoch seconds, got bool"
+        raise TypeError(msg)
+    if isinstance(value, int | float):
+        try:
+            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+        except (OverflowError, OSError, ValueError) as exc:
+            msg = f"timestamp {value!r} is out of range"
+            raise ValueError(msg) from exc
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        parsed = dt.datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed.astimezone(dt.timezone.utc)
+    msg = f"expected epoch seconds, got {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def _structure_metadata(value: Any, _: type) -> ResponseMetadata:
+    # The protocol layer supplies this object itself; the body never does.
+    if not isinstance(value, ResponseMetadata):  # pragma: no cover - internal contract
+        msg = "response metadata is supplied by the client"
+        raise TypeError(msg)
+    return value
+
+
+def _structure_tuple(value: Any, cls: Any) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        msg = f"expected a list, got {type(value).__name__}"
+        raise TypeError(msg)
+    (item_type, _ellipsis) = cls.__args__
+    return tuple(converter.structure(item, item_type) for item in value)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=False)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(str | None, _structure_optional_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(dt.datetime, _structure_timestamp)
+    conv.register_structure_hook(ResponseMetadata, _structure_metadata)
+    conv.register_structure_hook_func(
+        lambda t: getattr(t, "__origin__", None) is tuple,
+        _structure_tuple,
+    )
+
+    def rename_hook(cls: type[Any]) -> Any:
+        overrides = {
+            field.name: override(
+                rename="ResponseMetadata"
+                if field.name == "response_metadata"
+                else _camel(field.name)
+            )
+            for field in attrs.fields(cls)
+        }
+        return make_dict_structure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
+
+    conv.register_structure_hook_factory(attrs.has, rename_hook)
+    return conv
+
+
+converter = _make_converter()
+
+
+# --- requests ---------------------------------------------------------------
+
+
+def build_request(
+    operation: Operation[Any],
+    values: Mapping[str, Any],
+    *,
+    endpoint_url: str,
+) -> HttpRequest:
+    """Serialize an operation call into an unsigned awsJson1_1 request.
+
+    Members are written in the API's order and ``None`` values are omitted, as
+    botocore does, so the body bytes match botocore's for the same call.
+    """
+    payload = {
+        param.wire_name: values[param.name]
+        for param in operation.params
+        if values.get(param.name) is not None
+    }
+    return HttpRequest(
+        method="POST",
+        url=endpoint_url.rstrip("/") + "/",
+        headers={
+            "X-Amz-Target": f"{TARGET_PREFIX}.{operation.name}",
+            "Content-Type": CONTENT_TYPE,
+        },
+        body=json.dumps(payload).encode("utf-8"),
+    )
+
+
+# --- responses --------------------------------------------------------------
+
+
+def _decode_json(body: bytes) -> Any:
+    """Decode a JSON body; return ``None`` when it is not JSON at all."""
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
+_STATUS_TEXT = re.compile(r"\d{3}")
+
+
+def error_code(status_code: int, headers: Mapping[str, str], body: Any) -> str:
+    """Resolve the error type of an awsJson1_1 error response.
+
+    ``body`` is the decoded JSON body (anything, or ``None``).
+    """
+    candidates: list[Any] = [headers.get("x-amzn-errortype")]
+    if isinstance(body, dict):
+        candidates += [body.get("__type"), body.get("code")]
+    for raw in candidates:
+        if isinstance(raw, str):
+            code = raw.split(":", 1)[0].rsplit("#", 1)[-1].strip()
+            if code:
+                return code
+    return str(status_code)
+
+
+def _member(body: Any, *names: str) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def parse_error(
+    operation_name: str,
+    response: HttpResponse,
+    *,
+    attempts: int,
+) -> ServiceError:
+    """Build (not raise) the :class:`ServiceError` for an error response.
+
+    Never fails: a non-JSON, empty or truncated body still yields an error named
+    after the HTTP status.
+    """
+    body = _decode_json(response.body)
+    code = error_code(response.status_code, response.headers, body)
+    cls, modeled = service_error_class(code)
+    message = _member(body, "message", "Message")
+    details = ErrorDetails(
+        code=_member(body, "code"),
+        docs=_member(body, "docs"),
+        message=message,
+        tip=_member(body, "tip"),
+    )
+    if body is None and not message:
+        message = _describe_non_json(response)
+    return cls(
+        code=code,
+        message=message or "",
+        details=details,
+        http_status_code=response.status_code,
+        request_id=response.headers.get("x-amzn-requestid"),
+        operation_name=operation_name,
+        attempts=attempts,
+        headers=response.headers,
+        modeled=modeled,
+    )
+
+
+def _describe_non_json(response: HttpResponse) -> str:
+    kind = response.headers.get("content-type", "unknown content type").split(";")[0]
+    return (
+        f"the service (or a proxy in front of it) answered HTTP {response.status_code} "
+        f"with a {kind} body that is not an AWS JSON error"
+    )
+
+
+def parse_response(
+    operation: Operation[R],
+    response: HttpResponse,
+    *,
+    attempts: int,
+) -> R | ServiceError:
+    """Turn a response into the operation's result, or a ServiceError to raise.
+
+    Raises:
+        MalformedResponseError: a 2xx response whose body is not the promised shape.
+
+    """
+    request_id = response.headers.get("x-amzn-requestid")
+    if not 200 <= response.status_code < 300:  # noqa: PLR2004 - the 2xx range
+        return parse_error(operation.name, response, attempts=attempts)
+    body = _decode_json(response.body)
+    if not isinstance(body, dict):
+        raise MalformedResponseError(
+            f"{operation.name}: the service answered HTTP {response.status_code} with a body "
+            "that is not a JSON object; retry later, and quote the request id to AWS support "
+            f"if it persists (request id {request_id})",
+            http_status_code=response.status_code,
+            request_id=request_id,
+            attempts=attempts,
+        )
+    metadata = ResponseMetadata(
+        request_id=request_id,
+        http_status_code=response.status_code,
+        attempts=attempts,
+    )
+    try:
+        return converter.structure({**body, "ResponseMetadata": metadata}, operation.output)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
+        problems = "; ".join(_describe_structure_error(exc))
+        raise MalformedResponseError(
+            f"{operation.name}: the service's response does not match the API: {problems} "
+            f"(HTTP {response.status_code}, request id {request_id})",
+            http_status_code=response.status_code,
+            request_id=request_id,
+            attempts=attempts,
+        ) from exc
+
+
+def _describe_structure_error(exc: Exception) -> list[str]:
+    if isinstance(exc, cattrs.BaseValidationError):
+        return [
+            message.replace("$.", "", 1).replace("ResponseMetadata", "metadata")
+            for message in cattrs.transform_error(exc, path="$")
+        ]
+    return [str(exc)]  # pragma: no cover - cattrs wraps everything in detailed mode

@@ -1,0 +1,183 @@
+"""Standard-mode retries, as in botocore's ``retries/standard.py``.
+
+What is retried: throttling error codes (and HTTP 429), transient errors (HTTP
+500/502/503/504, ``RequestTimeout*``), and attempts that got no response at
+all.  Nothing else: a 4xx error will fail the same way again.
+
+How long to wait: full-jitter exponential backoff, ``random() * min(2 ** (n - 1), 20)``
+seconds before retry ``n``.
+
+How much to retry: a client-wide quota of 500 units.  A retry costs 5 units
+(10 after a timeout); a call that succeeds first time refunds 1; a call that
+succeeds after retries refunds its last retry's cost.  Under a sustained outage
+the quota drains and calls fail after one attempt instead of multiplying load.
+
+``set_testing(True)`` turns the backoff sleeps off, for test suites.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from lightsail_images._errors import ServiceError
+
+__all__ = [
+    "INITIAL_QUOTA",
+    "MAX_BACKOFF",
+    "RetryPolicy",
+    "RetryQuota",
+    "is_retryable",
+    "is_testing",
+    "set_testing",
+    "sleep",
+]
+
+MAX_BACKOFF = 20.0
+INITIAL_QUOTA = 500
+RETRY_COST = 5
+TIMEOUT_RETRY_COST = 10
+NO_RETRY_INCREMENT = 1
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
+)
+TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+THROTTLING_STATUS = 429
+
+
+def is_retryable(error: ServiceError) -> bool:
+    """Whether a service error is worth another attempt (throttling or transient)."""
+    return (
+        error.code in THROTTLING_CODES
+        or error.code in TRANSIENT_CODES
+        or error.http_status_code in TRANSIENT_STATUS
+        or error.http_status_code == THROTTLING_STATUS
+    )
+
+
+class RetryQuota:
+    """The client-wide retry budget, shared by every thread using the client."""
+
+    def __init__(self, capacity: int = INITIAL_QUOTA) -> None:
+        self._max = capacity
+        self._available = capacity
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> int:
+        """Units left right now."""
+        return self._available
+
+    def acquire(self, amount: int) -> bool:
+        """Take ``amount`` units if there are enough; return whether it did."""
+        with self._lock:
+            if amount > self._available:
+                return False
+            self._available -= amount
+            return True
+
+    def release(self, amount: int) -> None:
+        """Give units back, never above the initial capacity."""
+        with self._lock:
+            self._available = min(self._available + amount, self._max)
+
+
+class RetryPolicy:
+    """Decides, attempt by attempt, whether and when to retry one call."""
+
+    def __init__(
+        self,
+        *,
+        max_attempts: int,
+        quota: RetryQuota,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.max_attempts = max_attempts
+        self._quota = quota
+        self._rand = rand
+
+    def delay(self, attempt: int, *, retryable: bool, timeout: bool) -> float | None:
+        """Return seconds to wait before the next attempt, or ``None`` to stop.
+
+        ``attempt`` is the 1-based number of the attempt that just failed.  A
+        granted retry takes its cost from the quota; :meth:`succeeded` refunds it.
+        """
+        if not retryable or attempt >= self.max_attempts:
+            return None
+        cost = TIMEOUT_RETRY_COST if timeout else RETRY_COST
+        if not self._quota.acquire(cost):
+            return None
+        self._last_cost = cost
+        return self._rand() * min(2.0 ** (attempt - 1), MAX_BACKOFF)
+
+    def succeeded(self, attempts: int) -> None:
+        """Refund quota after a successful response."""
+        if attempts > 1:
+            self._quota.release(self._last_cost)
+        else:
+            self._quota.release(NO_RETRY_INCREMENT)
+
+    _last_cost: int = 0
+
+
+_testing = threading.Event()
+
+
+def set_testing(on: bool) -> contextlib.AbstractContextManager[None]:
+    """Turn retry sleeps off (``True``) or back on, for test suites.
+
+    Usable as a plain call or a context manager that restores the old state::
+
+        with set_testing(True):
+            client.register_container_image(...)  # retries do not sleep
+    """
+    was = _testing.is_set()
+    if on:
+        _testing.set()
+    else:
+        _testing.clear()
+    return _restore(was)
+
+
+@contextlib.contextmanager
+def _restore(was: bool) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if was:
+            _testing.set()
+        else:
+            _testing.clear()
+
+
+def is_testing() -> bool:
+    """Whether retry sleeps are switched off."""
+    return _testing.is_set()
+
+
+def sleep(seconds: float) -> None:
+    """Sleep before a retry, unless testing mode is on."""
+    if seconds > 0 and not _testing.is_set():
+        time.sleep(seconds)

@@ -1,0 +1,173 @@
+"""Credentials and SigV4 signing: the shell around botocore's signer.
+
+Credentials are resolved on the first call, not at construction, through the
+whole botocore chain (environment, profile, SSO, container and instance
+metadata, assume-role...).  Refreshable credentials are re-read on every
+signature, which is where botocore refreshes them when they near expiry.
+
+Signing uses botocore's :class:`~botocore.auth.SigV4Auth` building blocks
+(canonical request, string to sign, signature), minus the DEBUG log lines that
+``SigV4Auth.add_auth`` writes: they print the canonical request, which carries
+the session token.  So turning on DEBUG logging for ``botocore`` never shows
+this library's secrets, and a user's own botocore logging is left as it is.
+
+Every botocore credential exception is translated here, once, into
+:class:`NoCredentialsError`, keeping the original as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+from lightsail_images._errors import NoCredentialsError
+
+if TYPE_CHECKING:
+    from lightsail_images._config import SessionSource
+    from lightsail_images._protocol import HttpRequest
+
+__all__ = ["CredentialSource", "FrozenCredentials", "Signer"]
+
+SIGNING_NAME = "lightsail"
+
+
+class FrozenCredentials(NamedTuple):
+    """One consistent snapshot of a key pair and optional session token."""
+
+    access_key: str
+    secret_key: str
+    token: str | None
+
+    def __repr__(self) -> str:
+        # Never show the secret or the token, even in a debugger.
+        return f"FrozenCredentials(access_key={self.access_key[:4]!r}..., secret_key=***)"
+
+
+class CredentialSource:
+    """Explicit keys, or the botocore chain resolved lazily and thread-safely."""
+
+    def __init__(
+        self,
+        *,
+        explicit: FrozenCredentials | None,
+        sessions: SessionSource,
+    ) -> None:
+        self._explicit = explicit
+        self._sessions = sessions
+        self._lock = threading.Lock()
+        self._chain: Any = None
+
+    def __repr__(self) -> str:
+        kind = "explicit" if self._explicit is not None else "botocore chain"
+        return f"<CredentialSource {kind}>"
+
+    def get(self) -> FrozenCredentials:
+        """Return current credentials, refreshing expiring ones via botocore."""
+        if self._explicit is not None:
+            return self._explicit
+        from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - lazy import
+
+        try:
+            chain = self._resolve_chain()
+            frozen = chain.get_frozen_credentials()
+        except NoCredentialsError:
+            raise
+        except (BotoCoreError, OSError, ValueError) as exc:
+            raise NoCredentialsError(
+                "could not load AWS credentials: "
+                f"{type(exc).__name__}: {_without_secrets(exc)}. Check the profile and "
+                "credential settings, or pass aws_access_key_id and aws_secret_access_key"
+            ) from exc
+        if not frozen.access_key or not frozen.secret_key:
+            raise NoCredentialsError(
+                "the AWS credentials found are incomplete (an access key without a secret "
+                "key, or the reverse); fix the profile or environment variables"
+            )
+        return FrozenCredentials(frozen.access_key, frozen.secret_key, frozen.token or None)
+
+    def _resolve_chain(self) -> Any:
+        with self._lock:
+            if self._chain is None:
+                credentials = self._sessions.get().get_credentials()
+                if credentials is None:
+                    raise NoCredentialsError(
+                        "no AWS credentials were found: pass aws_access_key_id and "
+                        "aws_secret_access_key to Client, set AWS_ACCESS_KEY_ID and "
+                        "AWS_SECRET_ACCESS_KEY, or configure a profile "
+                        "(aws configure, or aws sso login) and pass profile_name"
+                    )
+                self._chain = credentials
+            return self._chain
+
+
+def _without_secrets(exc: Exception) -> str:
+    # botocore's credential errors name files and providers, never key material,
+    # but cut long messages so nothing unexpected is echoed in full.
+    text = str(exc)
+    return text if len(text) <= 300 else text[:297] + "..."  # noqa: PLR2004
+
+
+class _QuietSigV4Auth(SigV4Auth):  # type: ignore[misc]  # botocore is untyped
+    """SigV4Auth with a settable clock and without secret-bearing DEBUG logs."""
+
+    def __init__(self, credentials: FrozenCredentials, region: str, now: dt.datetime) -> None:
+        super().__init__(credentials, SIGNING_NAME, region)
+        self._now = now
+
+    def add_auth(self, request: AWSRequest) -> None:
+        # Same steps as SigV4Auth.add_auth, in the same order, without logging.
+        request.context["timestamp"] = self._now.strftime(SIGV4_TIMESTAMP)
+        self._modify_request_before_signing(request)
+        canonical_request = self.canonical_request(request)
+        string_to_sign = self.string_to_sign(request, canonical_request)
+        signature = self.signature(string_to_sign, request)
+        self._inject_signature_to_request(request, signature)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Signer:
+    """Signs requests for one region with credentials from a CredentialSource.
+
+    ``clock_offset`` is added to the local clock when signing; the client sets
+    it when the service reports that our clock is skewed.
+    """
+
+    def __init__(
+        self,
+        credentials: CredentialSource,
+        region: str,
+        *,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self._credentials = credentials
+        self._region = region
+        self._clock = clock
+        self.clock_offset = dt.timedelta(0)
+
+    def sign(self, request: HttpRequest, extra_headers: Mapping[str, str]) -> dict[str, str]:
+        """Return every header to send: the request's, the signature's, then ``extra_headers``.
+
+        ``extra_headers`` (User-Agent, SDK invocation headers) are added after
+        signing, as botocore does, so they are not part of the signature.
+        """
+        credentials = self._credentials.get()
+        aws_request = AWSRequest(
+            method=request.method,
+            url=request.url,
+            headers=dict(request.headers),
+            data=request.body,
+        )
+        _QuietSigV4Auth(credentials, self._region, self._clock() + self.clock_offset).add_auth(
+            aws_request
+        )
+        headers = dict(aws_request.headers.items())
+        headers.update(extra_headers)
+        return headers

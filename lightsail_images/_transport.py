@@ -1,0 +1,137 @@
+"""Sending bytes over HTTP with ``requests``: the only module that does.
+
+One ``requests.Session`` per client gives connection reuse (keep-alive) and a
+bounded pool; ``requests`` sessions are shared between threads routinely, and
+the pool itself is thread-safe.  TLS certificates are always verified (a
+session passed in by the user keeps its own ``verify`` and proxy settings).
+
+Every ``requests``/``urllib3`` exception is translated here, once, into
+:class:`AttemptFailed`, which the retry loop turns into ``TransportError``.
+Response bodies are read up to a cap, so a hostile or broken peer cannot make
+the client hold an unbounded body in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+
+import requests
+import requests.adapters
+
+from lightsail_images._protocol import HttpRequest, HttpResponse
+
+__all__ = ["MAX_BODY_BYTES", "MAX_ERROR_BODY_BYTES", "AttemptFailed", "RequestsTransport"]
+
+logger = logging.getLogger("lightsail_images")
+
+# A success body of 1,000 images is about 150 KB; 64 MiB leaves ample room.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+# Error bodies are a few hundred bytes; a proxy's HTML page may be more.
+MAX_ERROR_BODY_BYTES = 64 * 1024
+
+
+class AttemptFailed(Exception):  # noqa: N818 - an internal signal, not a user-facing error
+    """One attempt got no usable HTTP response.
+
+    ``timeout`` marks read/connect timeouts, which cost more retry quota.
+    """
+
+    def __init__(self, description: str, *, timeout: bool) -> None:
+        super().__init__(description)
+        self.description = description
+        self.timeout = timeout
+
+
+class RequestsTransport:
+    """Sends :class:`HttpRequest` objects through a ``requests.Session``."""
+
+    def __init__(
+        self,
+        *,
+        session: requests.Session | None,
+        connect_timeout: float,
+        read_timeout: float,
+        pool_size: int,
+    ) -> None:
+        self._owns_session = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(
+                pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0
+            )
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            # Proxies and CA bundles still come from the environment
+            # (HTTPS_PROXY, REQUESTS_CA_BUNDLE), as with botocore.
+        self._session = session
+        self._timeout = (connect_timeout, read_timeout)
+
+    def send(self, request: HttpRequest, headers: Mapping[str, str]) -> HttpResponse:
+        """Send one attempt; raise :class:`AttemptFailed` when no response arrives."""
+        try:
+            response = self._session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=dict(headers),
+                timeout=self._timeout,
+                stream=True,
+                allow_redirects=False,
+            )
+            try:
+                ok = 200 <= response.status_code < 300  # noqa: PLR2004 - the 2xx range
+                body = _read_capped(response, MAX_BODY_BYTES if ok else MAX_ERROR_BODY_BYTES)
+            finally:
+                response.close()
+        except requests.exceptions.Timeout as exc:
+            raise AttemptFailed(_describe(exc, request.url), timeout=True) from exc
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise AttemptFailed(_describe(exc, request.url), timeout=False) from exc
+        return HttpResponse(
+            status_code=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            body=body,
+        )
+
+    def close(self) -> None:
+        """Close pooled connections, unless the session belongs to the caller."""
+        if self._owns_session:
+            self._session.close()
+
+
+def _read_capped(response: requests.Response, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=65536):
+        room = limit - size
+        if len(chunk) >= room:
+            chunks.append(chunk[:room])
+            # The rest is not read: this connection is dropped, not reused.
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _describe(exc: Exception, url: str) -> str:
+    kind = {
+        requests.exceptions.ConnectTimeout: "timed out connecting to",
+        requests.exceptions.ReadTimeout: "timed out waiting for a response from",
+        requests.exceptions.SSLError: "TLS handshake or certificate check failed for",
+        requests.exceptions.ProxyError: "the proxy failed for",
+        requests.exceptions.ChunkedEncodingError: "the connection broke mid-response from",
+        requests.exceptions.ConnectionError: "could not connect to",
+    }
+    reason = _ERRNO.search(str(exc))
+    detail = f" ({reason.group(0).rstrip()})" if reason else ""
+    for cls, text in kind.items():
+        if isinstance(exc, cls):
+            return f"{text} {url}{detail}"
+    return f"HTTP request to {url} failed ({type(exc).__name__}){detail}"
+
+
+# urllib3 buries the OS's reason ("[Errno 111] Connection refused") deep in
+# its message; that short phrase is the useful part.
+_ERRNO = re.compile(r"\[Errno -?\d+\][^'\")\]]*")
