@@ -9,7 +9,7 @@ The tree::
     │   └── NoCredentialsError          the credential chain found nothing
     ├── TransportError                  no HTTP response after the last attempt
     ├── MalformedResponseError          a response we cannot make sense of
-    └── ServiceError                    the service answered with an error (also botocore ClientError)
+    └── ServiceError                    an error response (also botocore ClientError)
         ├── AccessDeniedException
         ├── InvalidInputException
         ├── NotFoundException

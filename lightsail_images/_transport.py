@@ -32,7 +32,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_ERROR_BODY_BYTES = 64 * 1024
 
 
-class AttemptFailed(Exception):  # noqa: N818 - an internal signal, not a user-facing error
+class AttemptFailed(Exception):
     """One attempt got no usable HTTP response.
 
     ``timeout`` marks read/connect timeouts, which cost more retry quota.
