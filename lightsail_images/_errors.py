@@ -231,7 +231,7 @@ class ServiceError(LightsailError, ClientError):  # type: ignore[misc]  # botoco
         operation_name: str,
         attempts: int = 1,
         headers: Mapping[str, str] | None = None,
-        modeled: bool = False,
+        modeled_members: Mapping[str, str] | None = None,
     ) -> None:
         self.code = code
         self.message = message
@@ -240,7 +240,7 @@ class ServiceError(LightsailError, ClientError):  # type: ignore[misc]  # botoco
         self.request_id = request_id
         self.attempts = attempts
         self._headers = dict(headers or {})
-        self._modeled = modeled
+        self._modeled_members = dict(modeled_members or {})
         ClientError.__init__(self, self._build_response(), operation_name)
 
     @property
@@ -255,7 +255,8 @@ class ServiceError(LightsailError, ClientError):  # type: ignore[misc]  # botoco
 
     def _build_response(self) -> dict[str, Any]:
         # Mirror botocore's json parser: Error + ResponseMetadata, plus the
-        # modelled members at the top level when the code names a modelled shape.
+        # modelled members (as spelled in the body) at the top level when the
+        # code names a modelled shape.
         metadata: dict[str, Any] = {
             "HTTPStatusCode": self.http_status_code,
             "HTTPHeaders": self._headers,
@@ -267,11 +268,7 @@ class ServiceError(LightsailError, ClientError):  # type: ignore[misc]  # botoco
             "Error": {"Message": self.message, "Code": self.code},
             "ResponseMetadata": metadata,
         }
-        if self._modeled:
-            for key in ("code", "docs", "message", "tip"):
-                value = getattr(self.details, key)
-                if value is not None:
-                    response[key] = value
+        response.update(self._modeled_members)
         return response
 
     def __str__(self) -> str:
@@ -302,7 +299,7 @@ class ServiceError(LightsailError, ClientError):  # type: ignore[misc]  # botoco
                     "operation_name": self.operation_name,
                     "attempts": self.attempts,
                     "headers": self._headers,
-                    "modeled": self._modeled,
+                    "modeled_members": self._modeled_members,
                 },
             ),
         )

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
@@ -179,7 +178,8 @@ def _make_converter() -> cattrs.Converter:
             )
             for field in attrs.fields(cls)
         }
-        return make_dict_structure_fn(cls, conv, **overrides)  # type: ignore[arg-type]
+        # cattrs types the per-field overrides as **kwargs beside its own flags.
+        return make_dict_structure_fn(cls, conv, **overrides)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
     conv.register_structure_hook_factory(attrs.has, rename_hook)
     return conv
@@ -231,7 +231,8 @@ def _decode_json(body: bytes) -> Any:
         return None
 
 
-_STATUS_TEXT = re.compile(r"\d{3}")
+# The members every Lightsail error shape declares, in botocore's model.
+_MODELED_MEMBERS = ("code", "docs", "message", "tip")
 
 
 def error_code(status_code: int, headers: Mapping[str, str], body: Any) -> str:
@@ -281,6 +282,11 @@ def parse_error(
         message=message,
         tip=_member(body, "tip"),
     )
+    modeled_members = (
+        {key: body[key] for key in _MODELED_MEMBERS if isinstance(body.get(key), str)}
+        if modeled and isinstance(body, dict)
+        else None
+    )
     if body is None and not message:
         message = _describe_non_json(response)
     return cls(
@@ -292,7 +298,7 @@ def parse_error(
         operation_name=operation_name,
         attempts=attempts,
         headers=response.headers,
-        modeled=modeled,
+        modeled_members=modeled_members,
     )
 
 

@@ -21,7 +21,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 
 from lightsail_images._errors import ServiceError
 
@@ -112,11 +112,11 @@ class RetryPolicy:
         *,
         max_attempts: int,
         quota: RetryQuota,
-        rand: Callable[[], float] = random.random,
+        rand: Callable[[], float] | None = None,
     ) -> None:
         self.max_attempts = max_attempts
         self._quota = quota
-        self._rand = rand
+        self._rand = rand or _random
 
     def delay(self, attempt: int, *, retryable: bool, timeout: bool) -> float | None:
         """Return seconds to wait before the next attempt, or ``None`` to stop.
@@ -142,6 +142,10 @@ class RetryPolicy:
     _last_cost: int = 0
 
 
+def _random() -> float:
+    return random.random()  # noqa: S311 - jitter, not cryptography
+
+
 _testing = threading.Event()
 
 
@@ -162,7 +166,7 @@ def set_testing(on: bool) -> contextlib.AbstractContextManager[None]:
 
 
 @contextlib.contextmanager
-def _restore(was: bool) -> Iterator[None]:
+def _restore(was: bool) -> Generator[None, None, None]:
     try:
         yield
     finally:

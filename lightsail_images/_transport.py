@@ -32,6 +32,12 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_ERROR_BODY_BYTES = 64 * 1024
 
 
+# requests adds "Accept: */*" and "Connection: keep-alive" by default; botocore
+# sends neither (HTTP/1.1 keeps connections alive anyway).  A None value removes
+# a session default, so our requests carry exactly botocore's headers.
+_DROP_SESSION_DEFAULTS: dict[str, str | None] = {"Accept": None, "Connection": None}
+
+
 class AttemptFailed(Exception):
     """One attempt got no usable HTTP response.
 
@@ -75,7 +81,7 @@ class RequestsTransport:
                 request.method,
                 request.url,
                 data=request.body,
-                headers=dict(headers),
+                headers={**_DROP_SESSION_DEFAULTS, **headers},
                 timeout=self._timeout,
                 stream=True,
                 allow_redirects=False,

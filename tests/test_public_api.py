@@ -1,0 +1,76 @@
+"""The public surface is exactly what the docs and the contract say."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import pathlib
+import re
+
+import tomllib
+
+import lightsail_images as li
+
+CONTRACT = pathlib.Path(__file__).resolve().parents[2] / "shared" / "API.md"
+
+
+def test_all_is_exactly_the_public_names() -> None:
+    # Subpackages (lightsail_images.testing) appear once imported; they are not names.
+    public = {
+        name
+        for name, value in vars(li).items()
+        if not name.startswith("_") and not inspect.ismodule(value)
+    } | {"__version__"}
+    assert set(li.__all__) == public
+    assert len(li.__all__) == len(set(li.__all__))
+    assert li.__all__ == sorted(li.__all__, key=lambda n: (n.startswith("_"), n))
+
+
+def test_every_contract_name_is_exported() -> None:
+    if not CONTRACT.exists():  # the contract lives beside the repo, not in it
+        names = {"Client", "ClientConfig", "ServiceError"}
+    else:
+        names = set(re.findall(r"\bli\.([A-Za-z_][A-Za-z0-9_]*)", CONTRACT.read_text()))
+    assert names <= set(li.__all__)
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    for name in li.__all__:
+        if name == "__version__":
+            continue
+        obj = getattr(li, name)
+        assert inspect.getdoc(obj), name
+
+
+def test_version_matches_the_distribution() -> None:
+    assert li.__version__ == importlib.metadata.version("lightsail-images")
+    assert re.fullmatch(r"\d+\.\d+\.\d+([ab]\d+)?", li.__version__)
+
+
+def test_package_is_typed() -> None:
+    assert (pathlib.Path(li.__file__).parent / "py.typed").exists()
+
+
+def test_runtime_dependencies_are_the_chosen_ones() -> None:
+    pyproject = tomllib.loads((pathlib.Path(__file__).parents[1] / "pyproject.toml").read_text())
+    names = {re.split(r"[<>=!~\[ ]", dep)[0] for dep in pyproject["project"]["dependencies"]}
+    assert names == {"botocore", "requests", "attrs", "cattrs", "typing-extensions"}
+
+
+def test_operation_parameters_are_keyword_only() -> None:
+    signature = inspect.signature(li.Client.register_container_image)
+    params = [p for p in signature.parameters.values() if p.name != "self"]
+    assert [p.name for p in params] == ["service_name", "label", "digest"]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params)
+    client_params = inspect.signature(li.Client).parameters
+    assert list(client_params) == [
+        "region_name",
+        "endpoint_url",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "profile_name",
+        "botocore_session",
+        "config",
+        "http_session",
+    ]

@@ -1,0 +1,83 @@
+"""Typed usage of the public API: checked by mypy --strict and pyright, never run.
+
+Lines marked ``# type: ignore[...]`` (mypy) and ``# pyright: ignore[...]``
+(pyright) are *expected* errors: both checkers fail on an unneeded marker, so
+loosening a signature (accepting positional arguments, returning ``Any``)
+makes this file fail the check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from botocore.exceptions import ClientError
+from typing_extensions import assert_type
+
+import lightsail_images as li
+from lightsail_images.testing import set_testing
+
+
+def register(client: li.Client, digest: str) -> str:
+    result = client.register_container_image(service_name="svc", label="web", digest=digest)
+    assert_type(result, li.RegisterContainerImageResult)
+    assert_type(result.container_image, li.ContainerImage)
+    assert_type(result.container_image.image, str)
+    assert_type(result.container_image.digest, str)
+    assert_type(result.container_image.created_at, dt.datetime)
+    assert_type(result.response_metadata.request_id, str | None)
+    assert_type(result.response_metadata.http_status_code, int)
+    assert_type(result.response_metadata.attempts, int)
+    return result.container_image.image
+
+
+def configure() -> li.Client:
+    config = li.ClientConfig(
+        connect_timeout=5, read_timeout=10.5, max_attempts=5, user_agent_extra="ci/1"
+    )
+    with li.Client("us-east-1", config=config) as client:
+        assert_type(client, li.Client)
+    return li.Client(region_name=None, endpoint_url="http://127.0.0.1:1", profile_name="ops")
+
+
+def handle(client: li.Client) -> None:
+    try:
+        client.register_container_image(service_name="svc", label="web", digest="sha256:00")
+    except li.ParamValidationError as err:
+        for problem in err.errors:
+            assert_type(problem, li.ValidationProblem)
+            assert_type(problem.field, str)
+    except li.NotFoundException as err:
+        assert_type(err.tip, str | None)
+        assert_type(err.details, li.ErrorDetails)
+    except li.ServiceError as err:
+        assert_type(err.code, str)
+        assert_type(err.http_status_code, int)
+        assert_type(err.attempts, int)
+        assert_type(err.request_id, str | None)
+    except li.TransportError as err:
+        assert_type(err.attempts, int)
+    except ClientError:
+        pass
+    except li.LightsailError:
+        pass
+
+
+def testing_switch() -> None:
+    with set_testing(True):
+        pass
+
+
+def expected_errors(client: li.Client) -> None:
+    # Operation parameters are keyword-only.
+    client.register_container_image("svc", "web", "sha256:00")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    # Every parameter is required.
+    client.register_container_image(service_name="svc", label="web")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    # Parameters are strings.
+    client.register_container_image(service_name=1, label="web", digest="d")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    # Results are frozen.
+    result = client.register_container_image(service_name="s", label="w", digest="d")
+    result.container_image.image = "x"  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue]
+    # Configuration is keyword-only after the region.
+    li.Client("us-east-1", "http://x")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    # ClientConfig has no such setting.
+    li.ClientConfig(retries=3)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
