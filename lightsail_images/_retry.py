@@ -184,4 +184,8 @@ def is_testing() -> bool:
 def sleep(seconds: float) -> None:
     """Sleep before a retry, unless testing mode is on."""
     if seconds > 0 and not _testing.is_set():
-        time.sleep(seconds)
+        _clock_sleep(seconds)
+
+
+# Indirection so tests can observe backoff without patching time.sleep globally.
+_clock_sleep = time.sleep

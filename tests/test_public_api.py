@@ -7,7 +7,6 @@ import inspect
 import pathlib
 import re
 
-import tomllib
 
 import lightsail_images as li
 
@@ -52,8 +51,9 @@ def test_package_is_typed() -> None:
 
 
 def test_runtime_dependencies_are_the_chosen_ones() -> None:
-    pyproject = tomllib.loads((pathlib.Path(__file__).parents[1] / "pyproject.toml").read_text())
-    names = {re.split(r"[<>=!~\[ ]", dep)[0] for dep in pyproject["project"]["dependencies"]}
+    requirements = importlib.metadata.requires("lightsail-images") or []
+    runtime = [req for req in requirements if "extra ==" not in req]
+    names = {re.split(r"[<>=!~\[ ;]", req)[0].lower().replace("_", "-") for req in runtime}
     assert names == {"botocore", "requests", "attrs", "cattrs", "typing-extensions"}
 
 

@@ -237,7 +237,7 @@ def test_successes_refill_the_quota() -> None:
 
 def test_testing_switch_turns_sleeps_off_and_restores(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(_retry.time, "sleep", slept.append)
+    monkeypatch.setattr(_retry, "_clock_sleep", slept.append)
     assert is_testing()
     _retry.sleep(1.5)
     assert slept == []
@@ -252,7 +252,7 @@ def test_testing_switch_turns_sleeps_off_and_restores(monkeypatch: pytest.Monkey
 @responses.activate
 def test_backoff_sleeps_happen_when_not_testing(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr(_retry.time, "sleep", slept.append)
+    monkeypatch.setattr(_retry, "_clock_sleep", slept.append)
     monkeypatch.setattr(_retry.random, "random", lambda: 0.5)
     responses.post(URL, **error(503))  # type: ignore[arg-type]
     with set_testing(False), pytest.raises(li.ServiceError):
