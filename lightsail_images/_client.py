@@ -17,17 +17,30 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
 import botocore
 
 from lightsail_images._config import ClientConfig, SessionSource, resolve_settings
 from lightsail_images._errors import (
     ConfigurationError,
+    NotFoundException,
     ParamValidationError,
     ServiceError,
     TransportError,
+    ValidationProblem,
 )
-from lightsail_images._operations import REGISTER_CONTAINER_IMAGE
-from lightsail_images._protocol import HttpResponse, Operation, build_request, parse_response
+from lightsail_images._lifecycle import find_registered, plan_prune
+from lightsail_images._models import ImageRef, PruneResult
+from lightsail_images._operations import (
+    CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN,
+    DELETE_CONTAINER_IMAGE,
+    GET_CONTAINER_IMAGES,
+    GET_CONTAINER_SERVICES,
+    REGISTER_CONTAINER_IMAGE,
+)
+from lightsail_images._operations import LABEL as LABEL_PARAM
+from lightsail_images._operations import SERVICE_NAME as SERVICE_NAME_PARAM
+from lightsail_images._protocol import Operation, build_request, parse_response
 from lightsail_images._retry import RetryPolicy, RetryQuota, is_retryable, sleep
 from lightsail_images._signing import CredentialSource, FrozenCredentials, Signer
 from lightsail_images._transport import AttemptFailed, RequestsTransport
@@ -41,7 +54,13 @@ if TYPE_CHECKING:
     from botocore.session import Session as BotocoreSession
     from typing_extensions import Self
 
-    from lightsail_images._models import RegisterContainerImageResult
+    from lightsail_images._models import (
+        ContainerImage,
+        CreateContainerServiceRegistryLoginResult,
+        DeleteContainerImageResult,
+        GetContainerImagesResult,
+        RegisterContainerImageResult,
+    )
 
 __all__ = ["Client"]
 
@@ -132,6 +151,9 @@ class Client:
         self._quota = RetryQuota()
         self._user_agent = _user_agent(self._config.user_agent_extra)
         self._closed = threading.Event()
+        # ensure_container_image holds one of these per (service, label, digest),
+        # so threads sharing this client never register the same digest twice.
+        self._ensure_locks = tuple(threading.Lock() for _ in range(_ENSURE_LOCK_STRIPES))
 
     # -- public surface ------------------------------------------------------
 
@@ -219,18 +241,233 @@ class Client:
             {"service_name": service_name, "label": label, "digest": digest},
         )
 
+    def get_container_images(self, *, service_name: str) -> GetContainerImagesResult:
+        """List the images registered to a container service.
+
+        Args:
+            service_name: the container service.
+
+        Returns:
+            ``container_images``, newest first as the service lists them, and
+            the response metadata.
+
+        Raises:
+            NotFoundException: the container service does not exist in this region.
+            ServiceError: any other error response.
+
+        Example::
+
+            for image in client.get_container_images(service_name="my-svc").container_images:
+                print(image.ref.label, image.ref.version, image.digest)
+
+        """
+        return self._invoke(GET_CONTAINER_IMAGES, {"service_name": service_name})
+
+    def delete_container_image(
+        self,
+        *,
+        service_name: str,
+        image: str | ImageRef,
+    ) -> DeleteContainerImageResult:
+        """Delete a registered image from a container service.
+
+        Args:
+            service_name: the container service.
+            image: the registered image name, ``":<service>.<label>.<version>"``,
+                or an :class:`ImageRef`; it must belong to ``service_name``.
+
+        Raises:
+            ParamValidationError: ``image`` is not a registered image name of
+                ``service_name``; nothing was sent.
+            NotFoundException: no such service or image.
+            InvalidInputException: the service refused, for example because a
+                deployment uses the image.
+
+        Example::
+
+            client.delete_container_image(service_name="my-svc", image=":my-svc.web.1")
+
+        """
+        name = str(image) if isinstance(image, ImageRef) else image
+        return self._invoke(DELETE_CONTAINER_IMAGE, {"service_name": service_name, "image": name})
+
+    def create_container_service_registry_login(self) -> CreateContainerServiceRegistryLoginResult:
+        """Create temporary credentials for pushing images to your Lightsail registry.
+
+        The credentials last 12 hours (see ``registry_login.expires_at``).  The
+        password is a secret and never appears in ``repr()`` or logs.
+
+        Example::
+
+            login = client.create_container_service_registry_login().registry_login
+            print(login.registry, login.username, login.expires_at)
+
+        """
+        return self._invoke(CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN, {})
+
+    def ensure_container_image(
+        self,
+        *,
+        service_name: str,
+        label: str,
+        digest: str,
+    ) -> ContainerImage:
+        """Register an image under a label unless that digest is already there.
+
+        Idempotent: re-running a pipeline returns the image registered the
+        first time instead of creating a new version.  After an ambiguous
+        failure (a timeout or a 5xx answer, when the service may have
+        registered the image anyway), it lists the registered images again
+        before trying once more, so one digest never gets two versions.
+        Threads sharing this client are serialized per digest and label.
+
+        Needs IAM permission for ``lightsail:GetContainerImages`` and
+        ``lightsail:RegisterContainerImage``.  If ``GetContainerImages`` is
+        denied, this raises ``AccessDeniedException`` before registering
+        anything (it will not fall back to a blind registration).
+
+        Returns:
+            The registered image: the existing one, or the new one.
+
+        Example::
+
+            image = client.ensure_container_image(
+                service_name="my-svc", label="web", digest=digest
+            )
+            print(image.image)  # the same name on every re-run
+
+        """
+        values = {"service_name": service_name, "label": label, "digest": digest}
+        self._check(REGISTER_CONTAINER_IMAGE, values)
+        stripe = hash((service_name, label, digest)) % _ENSURE_LOCK_STRIPES
+        with self._ensure_locks[stripe]:
+            return self._ensure(values)
+
+    def _ensure(self, values: dict[str, Any]) -> ContainerImage:
+        policy = RetryPolicy(max_attempts=self._max_attempts, quota=self._quota)
+        attempt = 0
+        while True:
+            attempt += 1
+            listing = self.get_container_images(service_name=values["service_name"])
+            existing = find_registered(
+                listing.container_images, label=values["label"], digest=values["digest"]
+            )
+            if existing is not None:
+                logger.debug(
+                    "ensure: %s already registered as %s", values["digest"], existing.image
+                )
+                return existing
+            try:
+                # One attempt only: an ambiguous failure must be followed by a
+                # fresh listing, not by a blind second registration.
+                return self._invoke(
+                    REGISTER_CONTAINER_IMAGE, values, max_attempts=1
+                ).container_image
+            except TransportError as exc:
+                delay = policy.delay(attempt, retryable=True, timeout=False)
+                if delay is None:
+                    raise _with_attempts(exc, attempt) from exc.__cause__
+                logger.debug("ensure: registration outcome unknown (%s); checking again", exc)
+            except ServiceError as exc:
+                delay = policy.delay(attempt, retryable=is_retryable(exc), timeout=False)
+                if delay is None:
+                    raise
+                logger.debug("ensure: registration failed (%s); checking again", exc.code)
+            sleep(delay)
+
+    def prune_container_images(
+        self,
+        *,
+        service_name: str,
+        keep: int,
+        label: str | None = None,
+        dry_run: bool = True,
+    ) -> PruneResult:
+        """Delete all but the newest ``keep`` versions of each label.
+
+        Images used by the service's current or next deployment are never
+        deleted; they are reported in ``in_use``.  By default this is a dry
+        run: it reports what it would delete and deletes nothing.  Pass
+        ``dry_run=False`` to delete.
+
+        Args:
+            service_name: the container service.
+            keep: how many of the newest versions to keep per label (0 or more).
+            label: prune only this label; all labels when ``None``.
+            dry_run: report only (default), or delete when ``False``.
+
+        Needs ``lightsail:GetContainerImages`` and ``lightsail:GetContainerServices``,
+        plus ``lightsail:DeleteContainerImage`` when not a dry run.  An image
+        that is already gone when deleted counts as deleted; any other error
+        stops the prune and is raised (images deleted before it stay deleted).
+
+        Example::
+
+            plan = client.prune_container_images(service_name="my-svc", keep=3)
+            print([i.image for i in plan.deleted])  # what would go
+            client.prune_container_images(service_name="my-svc", keep=3, dry_run=False)
+
+        """
+        problems = list(
+            validate(
+                (SERVICE_NAME_PARAM, attrs.evolve(LABEL_PARAM, required=False)),
+                {"service_name": service_name, "label": label},
+                check_rules=self._config.parameter_validation,
+            )
+        )
+        if type(keep) is not int or keep < 0:  # bool is an int subclass, and not a count
+            problems.append(
+                ValidationProblem(
+                    "keep",
+                    "type",
+                    f"keep: must be a whole number of versions to keep, 0 or more; got {keep!r}",
+                )
+            )
+        if problems:
+            raise ParamValidationError("prune_container_images", tuple(problems))
+        images = self.get_container_images(service_name=service_name).container_images
+        services = self._invoke(GET_CONTAINER_SERVICES, {"service_name": service_name})
+        in_use = frozenset(
+            name
+            for service in services.container_services
+            if service.container_service_name == service_name
+            for name in service.images_in_use()
+        )
+        plan = plan_prune(images, keep=keep, label=label, in_use=in_use)
+        if not dry_run:
+            for image in plan.delete:
+                try:
+                    self.delete_container_image(service_name=service_name, image=image.image)
+                except NotFoundException:
+                    logger.debug("prune: %s was already gone", image.image)
+        return PruneResult(deleted=plan.delete, kept=plan.kept, in_use=plan.in_use, dry_run=dry_run)
+
     # -- the pipeline --------------------------------------------------------
 
-    def _invoke(self, operation: Operation[R], values: dict[str, Any]) -> R:
+    def _check(self, operation: Operation[Any], values: dict[str, Any]) -> None:
         if self._closed.is_set():
             raise ConfigurationError(
                 "this client is closed; create a new lightsail_images.Client to make calls"
             )
-        problems = validate(operation.params, values, check_rules=self._config.parameter_validation)
+        problems = validate(
+            operation.params,
+            values,
+            check_rules=self._config.parameter_validation,
+            cross_rules=operation.cross_rules,
+        )
         if problems:
             raise ParamValidationError(operation.name, problems)
+
+    def _invoke(
+        self,
+        operation: Operation[R],
+        values: dict[str, Any],
+        *,
+        max_attempts: int | None = None,
+    ) -> R:
+        self._check(operation, values)
         request = build_request(operation, values, endpoint_url=self._endpoint_url)
-        policy = RetryPolicy(max_attempts=self._max_attempts, quota=self._quota)
+        policy = RetryPolicy(max_attempts=max_attempts or self._max_attempts, quota=self._quota)
         invocation_id = str(uuid.uuid4())
         attempt = 0
         while True:
@@ -241,20 +478,20 @@ class Client:
                     "User-Agent": self._user_agent,
                     "Accept-Encoding": "identity",
                     "amz-sdk-invocation-id": invocation_id,
-                    "amz-sdk-request": f"attempt={attempt}; max={self._max_attempts}",
+                    "amz-sdk-request": f"attempt={attempt}; max={policy.max_attempts}",
                 },
             )
             try:
                 response = self._transport.send(request, headers)
             except AttemptFailed as exc:
-                delay = policy.delay(attempt, retryable=True, timeout=exc.timeout)
                 logger.debug(
                     "%s attempt %d/%d: no response: %s",
                     operation.name,
                     attempt,
-                    self._max_attempts,
+                    policy.max_attempts,
                     exc.description,
                 )
+                delay = policy.delay(attempt, retryable=True, timeout=exc.timeout)
                 if delay is None:
                     raise TransportError(
                         f"{operation.name} failed: {exc.description}"
@@ -264,7 +501,15 @@ class Client:
                     ) from exc.__cause__
                 sleep(delay)
                 continue
-            outcome = self._parse(operation, response, attempt)
+            logger.debug(
+                "%s attempt %d/%d: HTTP %d, request id %s",
+                operation.name,
+                attempt,
+                policy.max_attempts,
+                response.status_code,
+                response.headers.get("x-amzn-requestid"),
+            )
+            outcome = parse_response(operation, response, attempts=attempt)
             if not isinstance(outcome, ServiceError):
                 policy.succeeded(attempt)
                 return outcome
@@ -273,18 +518,12 @@ class Client:
                 raise outcome
             sleep(delay)
 
-    def _parse(
-        self, operation: Operation[R], response: HttpResponse, attempt: int
-    ) -> R | ServiceError:
-        logger.debug(
-            "%s attempt %d/%d: HTTP %d, request id %s",
-            operation.name,
-            attempt,
-            self._max_attempts,
-            response.status_code,
-            response.headers.get("x-amzn-requestid"),
-        )
-        return parse_response(operation, response, attempts=attempt)
+
+_ENSURE_LOCK_STRIPES = 64
+
+
+def _with_attempts(exc: TransportError, attempts: int) -> TransportError:
+    return TransportError(str(exc), attempts=attempts)
 
 
 def _after(attempts: int) -> str:

@@ -32,7 +32,7 @@ from lightsail_images._errors import (
     service_error_class,
 )
 from lightsail_images._models import ErrorDetails, ResponseMetadata
-from lightsail_images._validation import Param
+from lightsail_images._validation import CrossRule, Param
 
 __all__ = [
     "CONTENT_TYPE",
@@ -62,12 +62,14 @@ class Operation(Generic[R]):
         params: the input parameters in the API's member order.
         output: the result model; its fields are the body's members in
             snake_case plus ``response_metadata``.
+        cross_rules: checks that look at several parameters together.
 
     """
 
     name: str
     params: tuple[Param, ...]
     output: type[R]
+    cross_rules: tuple[CrossRule, ...] = ()
 
 
 @attrs.frozen

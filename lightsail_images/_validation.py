@@ -25,9 +25,12 @@ from lightsail_images._errors import ValidationProblem
 
 __all__ = [
     "NAME_PATTERN",
+    "CrossRule",
     "Param",
     "Rule",
     "digest_rule",
+    "image_belongs_to_service",
+    "image_name_rule",
     "length_rule",
     "name_rule",
     "shorten",
@@ -127,6 +130,52 @@ def digest_rule(field: str, value: str) -> list[ValidationProblem]:
     return []
 
 
+def image_name_rule(field: str, value: str) -> list[ValidationProblem]:
+    """Check for a registered image name, ``":<service>.<label>.<version>"``."""
+    from lightsail_images._models import ImageRef  # noqa: PLC0415 - avoids an import cycle
+
+    try:
+        ImageRef.parse(value)
+    except ValueError:
+        return [
+            ValidationProblem(
+                field,
+                "image",
+                f"{field}: must be a registered image name ':<service>.<label>.<version>', "
+                f"for example ':my-svc.web.3'; got {shorten(value)}",
+            )
+        ]
+    return []
+
+
+def image_belongs_to_service(values: Mapping[str, Any]) -> list[ValidationProblem]:
+    """Check that ``image`` names an image of ``service_name``, not another service's."""
+    from lightsail_images._models import ImageRef  # noqa: PLC0415 - avoids an import cycle
+
+    service_name, image = values.get("service_name"), values.get("image")
+    if not isinstance(service_name, str) or not isinstance(image, str):
+        return []
+    try:
+        ref = ImageRef.parse(image)
+    except ValueError:
+        return []  # reported by image_name_rule
+    if ref.service_name == service_name:
+        return []
+    return [
+        ValidationProblem(
+            "image",
+            "image",
+            f"image: {image!r} belongs to container service {ref.service_name!r}, not "
+            f"{service_name!r}; pass service_name={ref.service_name!r} or an image of "
+            f"{service_name!r}",
+        )
+    ]
+
+
+# A check across parameters, run when each parameter is valid on its own.
+CrossRule = Callable[[Mapping[str, Any]], list[ValidationProblem]]
+
+
 @attrs.frozen
 class Param:
     """One operation parameter: its names and rules.
@@ -146,6 +195,7 @@ def validate(
     values: Mapping[str, Any],
     *,
     check_rules: bool = True,
+    cross_rules: tuple[CrossRule, ...] = (),
 ) -> tuple[ValidationProblem, ...]:
     """Return every problem in ``values``; an empty tuple means all is well."""
     problems: list[ValidationProblem] = []
@@ -165,4 +215,7 @@ def validate(
         if check_rules:
             for rule in param.rules:
                 problems.extend(rule(param.name, value))
+    if check_rules and not problems:
+        for cross in cross_rules:
+            problems.extend(cross(values))
     return tuple(problems)
