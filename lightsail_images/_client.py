@@ -11,6 +11,7 @@ wires them to the signer, the transport and the retry policy.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import platform
 import threading
@@ -41,13 +42,14 @@ from lightsail_images._operations import (
 from lightsail_images._operations import LABEL as LABEL_PARAM
 from lightsail_images._operations import SERVICE_NAME as SERVICE_NAME_PARAM
 from lightsail_images._protocol import Operation, build_request, parse_response
-from lightsail_images._retry import RetryPolicy, RetryQuota, is_retryable, sleep
+from lightsail_images._retry import RetryPolicy, RetryQuota, clock_skew, is_retryable, sleep
 from lightsail_images._signing import CredentialSource, FrozenCredentials, Signer
 from lightsail_images._transport import AttemptFailed, RequestsTransport
 from lightsail_images._validation import validate
 from lightsail_images._version import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import TracebackType
 
     import requests
@@ -470,6 +472,7 @@ class Client:
         policy = RetryPolicy(max_attempts=max_attempts or self._max_attempts, quota=self._quota)
         invocation_id = str(uuid.uuid4())
         attempt = 0
+        skew_corrected = False
         while True:
             attempt += 1
             headers = self._signer.sign(
@@ -513,13 +516,35 @@ class Client:
             if not isinstance(outcome, ServiceError):
                 policy.succeeded(attempt)
                 return outcome
+            if not skew_corrected and self._correct_clock(outcome, response.headers):
+                # Re-signed with the corrected clock: one immediate extra attempt,
+                # outside the retry budget, as other AWS SDKs do.
+                skew_corrected = True
+                policy.max_attempts += 1
+                continue
             delay = policy.delay(attempt, retryable=is_retryable(outcome), timeout=False)
             if delay is None:
                 raise outcome
             sleep(delay)
 
+    def _correct_clock(self, error: ServiceError, headers: Mapping[str, str]) -> bool:
+        """Adopt the server's clock when the error says ours is off; return whether it did."""
+        offset = clock_skew(error.code, headers, self._signer.local_now())
+        if offset is None or abs(offset - self._signer.clock_offset) < _SKEW_STEP:
+            return False
+        logger.debug(
+            "%s: clock skew of %.0f s detected (%s); re-signing with the server's time",
+            error.operation_name,
+            offset.total_seconds(),
+            error.code,
+        )
+        self._signer.clock_offset = offset
+        return True
+
 
 _ENSURE_LOCK_STRIPES = 64
+# A correction smaller than this would not change the outcome.
+_SKEW_STEP = dt.timedelta(seconds=30)
 
 
 def _with_attempts(exc: TransportError, attempts: int) -> TransportError:

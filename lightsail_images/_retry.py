@@ -18,10 +18,12 @@ the quota drains and calls fail after one attempt instead of multiplying load.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import email.utils
 import random
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 
 from lightsail_images._errors import ServiceError
 
@@ -30,6 +32,7 @@ __all__ = [
     "MAX_BACKOFF",
     "RetryPolicy",
     "RetryQuota",
+    "clock_skew",
     "is_retryable",
     "is_testing",
     "set_testing",
@@ -75,6 +78,53 @@ def is_retryable(error: ServiceError) -> bool:
         or error.http_status_code in TRANSIENT_STATUS
         or error.http_status_code == THROTTLING_STATUS
     )
+
+
+# Errors that name a clock problem outright, and errors that may hide one (a
+# signature that "does not match" because it was computed for the wrong time).
+CLOCK_SKEW_CODES = frozenset(
+    {
+        "RequestTimeTooSkewed",
+        "RequestExpired",
+        "RequestInTheFuture",
+        "RequestTimeTooSkewedException",
+    }
+)
+AUTH_ERROR_CODES = frozenset(
+    {"InvalidSignatureException", "SignatureDoesNotMatch", "AuthFailure", "InvalidSignature"}
+)
+# SigV4 accepts signatures within 5 minutes of the server's time; a smaller
+# difference cannot be what made the request fail.
+SKEW_TOLERANCE = dt.timedelta(minutes=4)
+
+
+def clock_skew(
+    code: str,
+    headers: Mapping[str, str],
+    local_now: dt.datetime,
+) -> dt.timedelta | None:
+    """Return how far the server's clock is ahead of ours, if that explains the error.
+
+    The server's time comes from the response's ``Date`` header.  For an
+    outright clock error the offset is returned whatever its size; for a
+    signature error only when it exceeds the 4-minute tolerance, so a real
+    signature problem (a wrong secret) is not mistaken for skew.
+    """
+    if code not in CLOCK_SKEW_CODES and code not in AUTH_ERROR_CODES:
+        return None
+    raw = headers.get("date")
+    if not raw:
+        return None
+    try:
+        server_now = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if server_now.tzinfo is None:
+        server_now = server_now.replace(tzinfo=dt.timezone.utc)
+    offset = server_now - local_now
+    if code in AUTH_ERROR_CODES and abs(offset) <= SKEW_TOLERANCE:
+        return None
+    return offset
 
 
 class RetryQuota:

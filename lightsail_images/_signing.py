@@ -152,6 +152,10 @@ class Signer:
         self._clock = clock
         self.clock_offset = dt.timedelta(0)
 
+    def local_now(self) -> dt.datetime:
+        """Return the local clock's time, without the skew correction."""
+        return self._clock()
+
     def sign(self, request: HttpRequest, extra_headers: Mapping[str, str]) -> dict[str, str]:
         """Return every header to send: the request's, the signature's, then ``extra_headers``.
 
