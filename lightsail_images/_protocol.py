@@ -112,13 +112,6 @@ def _structure_optional_str(value: Any, _: type) -> str | None:
     return _structure_str(value, str)
 
 
-def _structure_int(value: Any, _: type) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"expected an integer, got {type(value).__name__}"
-        raise TypeError(msg)
-    return value
-
-
 def _structure_timestamp(value: Any, _: type) -> dt.datetime:
     # awsJson sends epoch seconds, possibly fractional; accept ISO 8601 too,
     # as botocore does, should the service ever switch.
@@ -163,7 +156,6 @@ def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(str | None, _structure_optional_str)
-    conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(dt.datetime, _structure_timestamp)
     conv.register_structure_hook(ResponseMetadata, _structure_metadata)
     conv.register_structure_hook_func(
