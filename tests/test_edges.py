@@ -40,7 +40,7 @@ def test_iso_timestamps_without_zone_are_utc_and_others_are_converted() -> None:
 
 @pytest.mark.parametrize("images", [{"not": "a list"}, "x", 3])
 def test_a_list_member_that_is_not_a_list_is_malformed(images: object) -> None:
-    with pytest.raises(li.MalformedResponseError, match="containerImages|container_images"):
+    with pytest.raises(li.MalformedResponseError, match=r"containerImages|container_images"):
         parse_response(GET_CONTAINER_IMAGES, ok({"containerImages": images}), attempts=1)
 
 
