@@ -231,24 +231,25 @@ class PruneResult:
     dry_run: bool
 
 
-# --- private: the few members of GetContainerServices that pruning needs ------
+# --- internal: the few members of GetContainerServices that pruning needs -----
+# (not exported: they model only what prune_container_images reads)
 
 
 @attrs.frozen
-class _Container:
+class DeploymentContainer:
     image: str | None = None
 
 
 @attrs.frozen
-class _Deployment:
-    containers: dict[str, _Container] = attrs.field(factory=dict)
+class ServiceDeployment:
+    containers: dict[str, DeploymentContainer] = attrs.field(factory=dict)
 
 
 @attrs.frozen
-class _ContainerService:
+class ContainerServiceDeployments:
     container_service_name: str
-    current_deployment: _Deployment | None = None
-    next_deployment: _Deployment | None = None
+    current_deployment: ServiceDeployment | None = None
+    next_deployment: ServiceDeployment | None = None
 
     def images_in_use(self) -> frozenset[str]:
         """Image names that the current or next deployment references."""
@@ -262,6 +263,6 @@ class _ContainerService:
 
 
 @attrs.frozen(kw_only=True)
-class _ContainerServicesResult:
-    container_services: tuple[_ContainerService, ...] = ()
+class ContainerServicesResult:
+    container_services: tuple[ContainerServiceDeployments, ...] = ()
     response_metadata: ResponseMetadata

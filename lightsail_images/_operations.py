@@ -9,11 +9,11 @@ parsing are shared.
 from __future__ import annotations
 
 from lightsail_images._models import (
+    ContainerServicesResult,
     CreateContainerServiceRegistryLoginResult,
     DeleteContainerImageResult,
     GetContainerImagesResult,
     RegisterContainerImageResult,
-    _ContainerServicesResult,
 )
 from lightsail_images._protocol import Operation
 from lightsail_images._validation import (
@@ -67,5 +67,5 @@ CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN = Operation(
 GET_CONTAINER_SERVICES = Operation(
     name="GetContainerServices",
     params=(SERVICE_NAME,),
-    output=_ContainerServicesResult,
+    output=ContainerServicesResult,
 )

@@ -7,7 +7,6 @@ import inspect
 import pathlib
 import re
 
-
 import lightsail_images as li
 
 CONTRACT = pathlib.Path(__file__).resolve().parents[2] / "shared" / "API.md"

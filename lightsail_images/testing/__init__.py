@@ -6,8 +6,45 @@ retry paths run instantly::
     from lightsail_images.testing import set_testing
 
     set_testing(True)
+
+:class:`FakeLightsail` is an in-process fake of Lightsail's container-image
+API: real HTTP on loopback (``fake.serve()``) or no socket at all through the
+``responses`` library (``fake.mock()``), with SigV4 checks, request recording
+and fault injection::
+
+    from lightsail_images.testing import FakeLightsail
+
+    fake = FakeLightsail()
+    fake.add_container_service("my-svc")
+    fake.faults.fail(times=1, status=503, error_type="ServiceUnavailable")
+    with fake.serve() as url:
+        ...  # point boto3 or lightsail_images.Client at url
 """
 
 from lightsail_images._retry import is_testing, set_testing
+from lightsail_images.testing._fake import (
+    DEFAULT_ACCESS_KEY_ID,
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_SECRET_ACCESS_KEY,
+    FakeLightsail,
+    FakeResponse,
+    RecordedRequest,
+)
+from lightsail_images.testing._faults import Fault, FaultKind, Faults
+from lightsail_images.testing._model import ContainerServiceInfo, Deployment
 
-__all__ = ["is_testing", "set_testing"]
+__all__ = [
+    "DEFAULT_ACCESS_KEY_ID",
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_SECRET_ACCESS_KEY",
+    "ContainerServiceInfo",
+    "Deployment",
+    "FakeLightsail",
+    "FakeResponse",
+    "Fault",
+    "FaultKind",
+    "Faults",
+    "RecordedRequest",
+    "is_testing",
+    "set_testing",
+]

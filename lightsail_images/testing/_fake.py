@@ -1,0 +1,847 @@
+"""FakeLightsail: the in-process fake of Lightsail's container-image API.
+
+The heart is :meth:`FakeLightsail.handle`: one request's method, target,
+headers and body in, a :class:`FakeResponse` out.  It authenticates the request
+(``_sigv4.py``), applies any injected fault (``_faults.py``), validates the
+input with the library's own parameter rules, runs the operation on the
+in-memory model (``_model.py``), records the exchange and builds the awsJson1_1
+answer.  It opens no socket: ``_server.py`` (a real HTTP server) and
+``_mock.py`` (the ``responses`` library) are thin shells that feed it bytes,
+so both modes share every behaviour.
+
+Errors are answered the way the service does: Lightsail's own errors carry
+``__type``, Lightsail's sub-``code``, ``docs``, ``message`` and ``tip``, with
+``x-amzn-ErrorType: <Type>:http://internal.amazon.com/coral/com.amazonaws.lightsail/``;
+errors of the AWS front door (authentication, unknown operation, malformed
+JSON, throttling) carry a namespaced ``__type`` and a ``message`` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import secrets
+import threading
+import uuid
+from collections.abc import Callable, Generator, Iterable, Mapping
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+
+from lightsail_images._errors import ParamValidationError
+from lightsail_images._models import ContainerImage
+from lightsail_images._operations import DIGEST, IMAGE, LABEL, SERVICE_NAME
+from lightsail_images._protocol import CONTENT_TYPE, TARGET_PREFIX
+from lightsail_images._validation import Param, length_rule, name_rule, validate
+from lightsail_images.testing._faults import Fault, FaultKind, Faults
+from lightsail_images.testing._model import (
+    ApiError,
+    ContainerServiceInfo,
+    Deployment,
+    Model,
+)
+from lightsail_images.testing._sigv4 import KeyPair, verify
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    import responses
+
+__all__ = [
+    "DEFAULT_ACCESS_KEY_ID",
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_SECRET_ACCESS_KEY",
+    "LIGHTSAIL_ERROR_CODES",
+    "REGISTRY_LOGIN_LIFETIME",
+    "FakeLightsail",
+    "FakeResponse",
+    "RecordedRequest",
+]
+
+DEFAULT_ACCESS_KEY_ID = "AKIAFAKELIGHTSAIL001"
+DEFAULT_SECRET_ACCESS_KEY = "fake+secret/access+key/for/lightsail/tests"  # noqa: S105 - a fake's
+DEFAULT_ACCOUNT_ID = "123456789012"
+REGISTRY_LOGIN_LIFETIME = dt.timedelta(hours=12)
+SIGNING_NAME = "lightsail"
+
+#: Lightsail's modelled error types and the sub-``code`` the fake puts beside them.
+LIGHTSAIL_ERROR_CODES: Mapping[str, str] = {
+    "AccessDeniedException": "AccessDenied",
+    "InvalidInputException": "InvalidInput",
+    "NotFoundException": "DoesNotExist",
+    "OperationFailureException": "OperationFailure",
+    "RegionSetupInProgressException": "RegionSetupInProgress",
+    "ServiceException": "InternalFailure",
+    "UnauthenticatedException": "Unauthenticated",
+}
+_LIGHTSAIL_NAMESPACE = "http://internal.amazon.com/coral/com.amazonaws.lightsail/"
+_CORAL_SERVICE = "com.amazon.coral.service"
+_DOCS_URL = (
+    "https://lightsail.aws.amazon.com/ls/docs/en_us/articles/amazon-lightsail-container-services"
+)
+_GENERIC_TIP = "Check the request against the Lightsail API reference and try again."
+
+
+# --- wire-level parameter rules ----------------------------------------------------
+
+
+def _wire(param: Param, *, required: bool | None = None) -> Param:
+    # The server speaks the wire's member names, so its messages name
+    # ``serviceName``, not the Python keyword ``service_name``.
+    return attrs.evolve(
+        param,
+        name=param.wire_name,
+        required=param.required if required is None else required,
+    )
+
+
+_SERVICE_NAME = _wire(SERVICE_NAME)
+_OPTIONAL_SERVICE_NAME = _wire(SERVICE_NAME, required=False)
+_LABEL = _wire(LABEL)
+_DIGEST = _wire(DIGEST)
+_IMAGE = _wire(IMAGE)
+# The ContainerName shape: the same length and pattern rules as a label.
+_CONTAINER_NAME = Param("container_name", "containerName", (length_rule(1, 53), name_rule))
+
+
+# --- what goes in and out ---------------------------------------------------------
+
+
+@attrs.frozen
+class FakeResponse:
+    """The fake's answer to one request, before any socket is involved.
+
+    Attributes:
+        status_code: the HTTP status; ``0`` when ``drop`` is set.
+        headers: the response headers, in order (no ``Content-Length``: the
+            transport adds it).
+        body: the JSON body.
+        delay: seconds the transport must wait before answering.
+        drop: the transport must close the connection without answering.
+
+    """
+
+    status_code: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    delay: float = 0.0
+    drop: bool = False
+
+    def header(self, name: str) -> str | None:
+        """Return the value of header ``name`` (case-insensitive), or ``None``."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+    def json(self) -> Any:
+        """Return the decoded JSON body."""
+        return json.loads(self.body)
+
+
+@attrs.frozen
+class RecordedRequest:
+    """One request the fake received, and how it answered.
+
+    Attributes:
+        method: the HTTP method.
+        target: the request target (path and query).
+        operation: the operation named by a ``Lightsail_20161128.<operation>``
+            ``X-Amz-Target`` (known or not), or ``None``.
+        headers: the request headers, names lowercased.
+        body: the raw request body.
+        params: the decoded JSON body, or ``None`` when it was not JSON.
+        signature_valid: whether the SigV4 signature checked out.
+        status_code: the status answered; ``0`` when the connection was dropped.
+        error_type: the error type answered, e.g. ``"NotFoundException"``, or ``None``.
+        fault: the injected fault that applied to this request, if any.
+        request_id: the ``x-amzn-RequestId`` answered.
+        received_at: the fake's clock when the request arrived.
+        peer: the client's (host, port) when served over a socket, else ``None``;
+            requests sharing a peer came over one kept-alive connection.
+
+    """
+
+    method: str
+    target: str
+    operation: str | None
+    headers: Mapping[str, str]
+    body: bytes
+    params: Any
+    signature_valid: bool
+    status_code: int
+    error_type: str | None
+    fault: Fault | None
+    request_id: str
+    received_at: dt.datetime
+    peer: tuple[str, int] | None = None
+
+
+@attrs.frozen
+class _Registry:
+    address: str
+    username: str
+    password: str | None
+
+
+@attrs.frozen
+class _Exchange:
+    """Per-request facts that every response needs."""
+
+    request_id: str
+    now: dt.datetime
+
+
+class _WireError(Exception):
+    """A non-Lightsail error answered on the wire (front door, protocol)."""
+
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _lower_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    # A Mapping is iterable too, but over its keys: take its items instead.
+    items: Iterable[tuple[str, str]] = (
+        cast("Mapping[str, str]", headers).items() if isinstance(headers, Mapping) else headers
+    )
+    lowered: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        # Repeated headers are one comma-separated value, as SigV4 signs them.
+        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    return lowered
+
+
+def _operation_name(target: str | None) -> str | None:
+    if target is None:
+        return None
+    prefix, dot, name = target.partition(".")
+    return name if dot and prefix == TARGET_PREFIX and name else None
+
+
+def _decode(body: bytes) -> Any:
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
+def _image_json(image: ContainerImage) -> dict[str, Any]:
+    return {"image": image.image, "digest": image.digest, "createdAt": image.created_at.timestamp()}
+
+
+def _deployment_json(deployment: Deployment) -> dict[str, Any]:
+    return {
+        "version": deployment.version,
+        "state": deployment.state,
+        "containers": {
+            name: {"image": image, "command": [], "environment": {}, "ports": {}}
+            for name, image in deployment.containers.items()
+        },
+        "createdAt": deployment.created_at.timestamp(),
+    }
+
+
+# --- the fake ------------------------------------------------------------------------
+
+
+_Operation = tuple[tuple[Param, ...], Callable[[Mapping[str, Any], _Exchange], dict[str, Any]]]
+
+
+class FakeLightsail:
+    """An in-process fake of Lightsail's container-image API, for tests.
+
+    It keeps container services and registered images in memory, verifies
+    every request's SigV4 signature with its own implementation, answers
+    awsJson1_1 exactly where botocore's lightsail client looks, records every
+    request, and can misbehave on demand through :attr:`faults`.
+
+    Reach it over real HTTP with :meth:`serve`, or without sockets through the
+    ``responses`` library with :meth:`mock`.  It is thread-safe.
+
+    Args:
+        region_name: the region the fake serves; requests signed for another fail.
+        access_key_id: the access key it accepts (more with :meth:`add_credentials`).
+        secret_access_key: that key's secret.
+        session_token: when given, requests must carry this ``X-Amz-Security-Token``.
+        account_id: the account in ARNs.
+        clock: returns the current time (timezone-aware); ``clock_skew`` is added.
+
+    Example::
+
+        import boto3
+        from lightsail_images.testing import FakeLightsail
+
+        fake = FakeLightsail()
+        fake.add_container_service("my-svc")
+        with fake.serve() as url:
+            client = boto3.client(
+                "lightsail",
+                endpoint_url=url,
+                region_name=fake.region_name,
+                aws_access_key_id=fake.access_key_id,
+                aws_secret_access_key=fake.secret_access_key,
+            )
+            out = client.register_container_image(
+                serviceName="my-svc", label="web", digest="sha256:" + "ab" * 32
+            )
+            assert out["containerImage"]["image"] == ":my-svc.web.1"
+            client.close()
+        assert [i.image for i in fake.images("my-svc")] == [":my-svc.web.1"]
+
+    """
+
+    clock_skew: dt.timedelta
+    """Added to the clock: set it to make the server's time differ from the client's."""
+
+    def __init__(
+        self,
+        region_name: str = "us-east-1",
+        *,
+        access_key_id: str = DEFAULT_ACCESS_KEY_ID,
+        secret_access_key: str = DEFAULT_SECRET_ACCESS_KEY,
+        session_token: str | None = None,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self._region_name = region_name
+        self._account_id = account_id
+        self._default_key = KeyPair(access_key_id, secret_access_key, session_token)
+        self._keys: dict[str, KeyPair] = {access_key_id: self._default_key}
+        self._clock = clock
+        self.clock_skew = dt.timedelta(0)
+        self._lock = threading.Lock()
+        self._model = Model(region_name=region_name, account_id=account_id)
+        self._faults = Faults()
+        self._requests: list[RecordedRequest] = []
+        self._registry = _Registry(f"lightsail-registry.{region_name}.invalid", "AWS", None)
+        self._operations: dict[str, _Operation] = {
+            "RegisterContainerImage": (
+                (_SERVICE_NAME, _LABEL, _DIGEST),
+                self._register_container_image,
+            ),
+            "GetContainerImages": ((_SERVICE_NAME,), self._get_container_images),
+            "DeleteContainerImage": ((_SERVICE_NAME, _IMAGE), self._delete_container_image),
+            "CreateContainerServiceRegistryLogin": ((), self._create_registry_login),
+            "GetContainerServices": ((_OPTIONAL_SERVICE_NAME,), self._get_container_services),
+        }
+
+    def __repr__(self) -> str:
+        return f"<FakeLightsail region={self._region_name!r}>"
+
+    # -- configuration ----------------------------------------------------------------
+
+    @property
+    def region_name(self) -> str:
+        """The region this fake serves, e.g. ``"us-east-1"``."""
+        return self._region_name
+
+    @property
+    def account_id(self) -> str:
+        """The AWS account ID used in ARNs."""
+        return self._account_id
+
+    @property
+    def access_key_id(self) -> str:
+        """The access key ID given to the constructor (or the default)."""
+        return self._default_key.access_key_id
+
+    @property
+    def secret_access_key(self) -> str:
+        """The secret of :attr:`access_key_id`."""
+        return self._default_key.secret_access_key
+
+    @property
+    def session_token(self) -> str | None:
+        """The session token :attr:`access_key_id` requires, if any."""
+        return self._default_key.session_token
+
+    @property
+    def endpoint_url(self) -> str:
+        """The default regional endpoint, which :meth:`mock` intercepts."""
+        return f"https://lightsail.{self._region_name}.amazonaws.com"
+
+    @property
+    def faults(self) -> Faults:
+        """The fault-injection queue; see :class:`Faults`."""
+        return self._faults
+
+    def add_credentials(
+        self,
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str | None = None,
+    ) -> None:
+        """Accept another access key (for example, rotated or temporary credentials)."""
+        with self._lock:
+            self._keys[access_key_id] = KeyPair(access_key_id, secret_access_key, session_token)
+
+    def now(self) -> dt.datetime:
+        """Return the fake's current time: the clock plus :attr:`clock_skew`, in UTC."""
+        return (self._clock() + self.clock_skew).astimezone(dt.timezone.utc)
+
+    def set_registry(
+        self, address: str, *, username: str = "AWS", password: str | None = None
+    ) -> None:
+        """Choose what CreateContainerServiceRegistryLogin hands out.
+
+        By default the address is a name under ``.invalid`` (so nothing can
+        reach it) and the password is random for each login; point it at a
+        real registry (``"127.0.0.1:5000"``) with its credentials to test pushes.
+        """
+        with self._lock:
+            self._registry = _Registry(address, username, password)
+
+    # -- state, for tests -----------------------------------------------------------------
+
+    def add_container_service(self, name: str) -> ContainerServiceInfo:
+        """Create an empty container service named ``name``.
+
+        Raises:
+            ValueError: the name breaks Lightsail's naming rule, or the service exists.
+
+        """
+        _check_local("add_container_service", (SERVICE_NAME,), {"service_name": name})
+        return self._model.add_service(name, self.now())
+
+    def remove_container_service(self, name: str) -> None:
+        """Delete a container service, its images and its version counters."""
+        with _local_errors():
+            self._model.remove_service(name)
+
+    def container_services(self) -> list[ContainerServiceInfo]:
+        """Return a snapshot of every container service, by name."""
+        return self._model.services()
+
+    def register_image(self, service_name: str, label: str, digest: str) -> ContainerImage:
+        """Register an image directly, exactly as RegisterContainerImage would.
+
+        Handy to seed state quickly (a thousand images take milliseconds).
+
+        Raises:
+            ValueError: a parameter breaks the API's rules.
+            LookupError: the container service does not exist.
+
+        """
+        _check_local(
+            "register_image",
+            (SERVICE_NAME, LABEL, DIGEST),
+            {"service_name": service_name, "label": label, "digest": digest},
+        )
+        with _local_errors():
+            return self._model.register_image(service_name, label, digest, self.now())
+
+    def images(self, service_name: str) -> list[ContainerImage]:
+        """Return the images registered to a service, oldest first.
+
+        GetContainerImages answers newest first, as the service does; this
+        read API keeps registration order, which reads better in assertions.
+
+        Raises:
+            LookupError: the container service does not exist.
+
+        """
+        with _local_errors():
+            return self._model.images(service_name)
+
+    def delete_image(self, service_name: str, image: str) -> None:
+        """Delete an image directly, exactly as DeleteContainerImage would.
+
+        Raises:
+            ValueError: the name is not a registered image name, or a deployment uses it.
+            LookupError: the service or the image does not exist.
+
+        """
+        _check_local(
+            "delete_image", (SERVICE_NAME, IMAGE), {"service_name": service_name, "image": image}
+        )
+        with _local_errors():
+            self._model.delete_image(service_name, image)
+
+    def set_deployment(
+        self,
+        service_name: str,
+        containers: Mapping[str, str] | None,
+        *,
+        next_deployment: bool = False,
+    ) -> Deployment | None:
+        """Set the current deployment (or the next one) of a service.
+
+        Args:
+            service_name: the container service.
+            containers: container name to image, e.g. ``{"app": ":svc.web.2"}``;
+                ``None`` removes the deployment.  Images starting with ``:``
+                must be registered to the service; others are public images.
+            next_deployment: set the pending deployment instead of the current one.
+
+        Returns:
+            The deployment, or ``None`` when it was removed.
+
+        Raises:
+            ValueError: a container name is invalid or an image is not registered.
+            LookupError: the container service does not exist.
+
+        Example::
+
+            fake.set_deployment("svc", {"app": ":svc.web.2"})
+            fake.set_deployment("svc", {"app": ":svc.web.3"}, next_deployment=True)
+
+        """
+        for name in containers or {}:
+            _check_local("set_deployment", (_CONTAINER_NAME,), {"container_name": name})
+        with _local_errors():
+            return self._model.set_deployment(
+                service_name, containers, next_deployment=next_deployment, now=self.now()
+            )
+
+    @property
+    def requests(self) -> tuple[RecordedRequest, ...]:
+        """Every request received so far, oldest first."""
+        with self._lock:
+            return tuple(self._requests)
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests."""
+        with self._lock:
+            self._requests.clear()
+
+    # -- transports ---------------------------------------------------------------------
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> AbstractContextManager[str]:
+        """Serve the fake over real HTTP/1.1 on a background thread.
+
+        Yields the endpoint URL (``"http://127.0.0.1:<port>"``).  On exit the
+        server stops, open keep-alive connections are closed and every handler
+        thread is joined.
+
+        Example::
+
+            with fake.serve() as url:
+                client = li.Client("us-east-1", endpoint_url=url, ...)
+
+        """
+        from lightsail_images.testing._server import serve  # noqa: PLC0415 - keeps sockets out
+
+        return serve(self, host, port)
+
+    def mock(
+        self,
+        *,
+        url: str | None = None,
+        requests_mock: responses.RequestsMock | None = None,
+    ) -> AbstractContextManager[str]:
+        """Intercept ``requests`` calls to the endpoint with the ``responses`` library.
+
+        No socket is opened; signatures, state, faults and recording behave as
+        with :meth:`serve`.  Needs the ``responses`` package (a test dependency).
+
+        Args:
+            url: the endpoint to intercept; default :attr:`endpoint_url`.
+            requests_mock: an active ``responses.RequestsMock`` to add to,
+                when the test mocks other URLs too; else the fake starts its own.
+
+        Example::
+
+            with fake.mock() as url:
+                client = li.Client("us-east-1", aws_access_key_id=..., ...)
+                client.register_container_image(service_name="svc", label="web", digest=d)
+
+        """
+        from lightsail_images.testing._mock import mock  # noqa: PLC0415 - responses is optional
+
+        return mock(self, url=url or self.endpoint_url, requests_mock=requests_mock)
+
+    # -- the request-handling core ----------------------------------------------------------
+
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        body: bytes,
+        *,
+        peer: tuple[str, int] | None = None,
+    ) -> FakeResponse:
+        """Answer one HTTP request; the single core behind :meth:`serve` and :meth:`mock`.
+
+        Args:
+            method: the HTTP method.
+            target: the request target as sent: path and optional query, e.g. ``"/"``.
+            headers: the request headers, any case; repeated names are joined.
+            body: the raw request body.
+            peer: the client's address, recorded to show connection reuse.
+
+        Returns:
+            What to answer, including whether to wait or drop the connection.
+
+        """
+        exchange = _Exchange(str(uuid.uuid4()), self.now())
+        lowered = _lower_headers(headers)
+        operation = _operation_name(lowered.get("x-amz-target"))
+        params = _decode(body)
+        with self._lock:
+            keys = dict(self._keys)
+        failure = verify(
+            method=method,
+            target=target,
+            headers=lowered,
+            body=body,
+            keys=keys,
+            region=self._region_name,
+            service=SIGNING_NAME,
+            now=exchange.now,
+        )
+        fault = self._faults.take(operation)
+        if fault is not None and fault.kind is not FaultKind.DELAY and not fault.after_processing:
+            response = self._fault_response(fault, exchange)
+        else:
+            if failure is not None:
+                response = self._error(
+                    failure.status, failure.error_type, failure.message, exchange
+                )
+            else:
+                response = self._dispatch(method, target, operation, params, exchange)
+            if fault is not None:
+                response = self._fault_response(fault, exchange, response)
+        with self._lock:
+            self._requests.append(
+                RecordedRequest(
+                    method=method,
+                    target=target,
+                    operation=operation,
+                    headers=lowered,
+                    body=body,
+                    params=params,
+                    signature_valid=failure is None,
+                    status_code=response.status_code,
+                    error_type=_error_type_of(response),
+                    fault=fault,
+                    request_id=exchange.request_id,
+                    received_at=exchange.now,
+                    peer=peer,
+                )
+            )
+        return response
+
+    def _dispatch(
+        self,
+        method: str,
+        target: str,
+        name: str | None,
+        params: Any,
+        exchange: _Exchange,
+    ) -> FakeResponse:
+        operation = self._operations.get(name or "")
+        if method != "POST" or target.partition("?")[0] != "/" or operation is None:
+            return self._error(
+                400,
+                "UnknownOperationException",
+                f"This endpoint answers POST / with X-Amz-Target "
+                f"{TARGET_PREFIX}.<operation>, for the operations "
+                f"{', '.join(sorted(self._operations))}; got {method} {target} "
+                f"for operation {name!r}.",
+                exchange,
+            )
+        rules, run = operation
+        try:
+            payload = _check_wire_input(rules, params)
+            return self._reply(200, run(payload, exchange), exchange)
+        except _WireError as err:
+            return self._error(err.status, err.error_type, err.message, exchange)
+        except ApiError as err:
+            return self._error(err.status, err.error_type, err.message, exchange, tip=err.tip)
+
+    def _fault_response(
+        self,
+        fault: Fault,
+        exchange: _Exchange,
+        processed: FakeResponse | None = None,
+    ) -> FakeResponse:
+        if fault.kind is FaultKind.DELAY:
+            assert processed is not None  # noqa: S101 - delays always follow processing
+            return attrs.evolve(processed, delay=fault.seconds)
+        if fault.kind is FaultKind.DROP:
+            return FakeResponse(0, (), b"", drop=True)
+        message = fault.message or (
+            f"{fault.error_type}: this failure was injected by FakeLightsail.faults"
+            + (" after the request was processed." if fault.after_processing else ".")
+        )
+        return self._error(
+            fault.status,
+            fault.error_type,
+            message,
+            exchange,
+            tip="The test that queued this fault expects the client to cope with it.",
+        )
+
+    # -- responses --------------------------------------------------------------------------
+
+    def _reply(
+        self,
+        status: int,
+        payload: Mapping[str, Any],
+        exchange: _Exchange,
+        error_type_header: str | None = None,
+    ) -> FakeResponse:
+        headers = [
+            ("x-amzn-RequestId", exchange.request_id),
+            ("Content-Type", CONTENT_TYPE),
+            ("Date", format_datetime(exchange.now, usegmt=True)),
+        ]
+        if error_type_header is not None:
+            headers.append(("x-amzn-ErrorType", error_type_header))
+        body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        return FakeResponse(status, tuple(headers), body)
+
+    def _error(
+        self,
+        status: int,
+        error_type: str,
+        message: str,
+        exchange: _Exchange,
+        *,
+        tip: str | None = None,
+    ) -> FakeResponse:
+        code = LIGHTSAIL_ERROR_CODES.get(error_type)
+        if code is None:
+            payload = {"__type": f"{_CORAL_SERVICE}#{error_type}", "message": message}
+            header = f"{error_type}:http://internal.amazon.com/coral/{_CORAL_SERVICE}/"
+        else:
+            payload = {
+                "__type": error_type,
+                "code": code,
+                "docs": _DOCS_URL,
+                "message": message,
+                "tip": tip or _GENERIC_TIP,
+            }
+            header = f"{error_type}:{_LIGHTSAIL_NAMESPACE}"
+        return self._reply(status, payload, exchange, header)
+
+    # -- operations: JSON in, JSON out ---------------------------------------------------------
+
+    def _register_container_image(
+        self, params: Mapping[str, Any], exchange: _Exchange
+    ) -> dict[str, Any]:
+        image = self._model.register_image(
+            params["serviceName"], params["label"], params["digest"], exchange.now
+        )
+        return {"containerImage": _image_json(image)}
+
+    def _get_container_images(
+        self, params: Mapping[str, Any], _exchange: _Exchange
+    ) -> dict[str, Any]:
+        images = self._model.images(params["serviceName"])
+        return {"containerImages": [_image_json(image) for image in reversed(images)]}
+
+    def _delete_container_image(
+        self, params: Mapping[str, Any], _exchange: _Exchange
+    ) -> dict[str, Any]:
+        self._model.delete_image(params["serviceName"], params["image"])
+        return {}
+
+    def _create_registry_login(
+        self, _params: Mapping[str, Any], exchange: _Exchange
+    ) -> dict[str, Any]:
+        with self._lock:
+            registry = self._registry
+        return {
+            "registryLogin": {
+                "username": registry.username,
+                "password": registry.password or secrets.token_urlsafe(48),
+                "expiresAt": (exchange.now + REGISTRY_LOGIN_LIFETIME).timestamp(),
+                "registry": registry.address,
+            }
+        }
+
+    def _get_container_services(
+        self, params: Mapping[str, Any], _exchange: _Exchange
+    ) -> dict[str, Any]:
+        services = self._model.services(params.get("serviceName"))
+        return {"containerServices": [self._service_json(info) for info in services]}
+
+    def _service_json(self, info: ContainerServiceInfo) -> dict[str, Any]:
+        region = self._region_name
+        out: dict[str, Any] = {
+            "containerServiceName": info.name,
+            "arn": info.arn,
+            "createdAt": info.created_at.timestamp(),
+            "location": {"availabilityZone": "all", "regionName": region},
+            "resourceType": "ContainerService",
+            "tags": [],
+            "power": "nano",
+            "powerId": "nano-1",
+            "state": info.state,
+            "scale": 1,
+            "isDisabled": False,
+            "privateDomainName": f"{info.name}.service.local",
+            "publicDomainNames": {},
+            "url": f"https://{info.name}.{info.arn[-12:]}.{region}.cs.amazonlightsail.com/",
+        }
+        if info.current_deployment is not None:
+            out["currentDeployment"] = _deployment_json(info.current_deployment)
+        if info.next_deployment is not None:
+            out["nextDeployment"] = _deployment_json(info.next_deployment)
+        return out
+
+
+# --- input checks ---------------------------------------------------------------------------
+
+
+def _check_wire_input(params: tuple[Param, ...], payload: Any) -> Mapping[str, Any]:
+    """Validate a decoded request body the way the service does, or raise."""
+    if not isinstance(payload, dict):
+        raise _WireError(
+            400,
+            "SerializationException",
+            "The request body must be a JSON object of the operation's members.",
+        )
+    for param in params:
+        value = payload.get(param.wire_name)
+        if value is not None and not isinstance(value, str):
+            raise _WireError(
+                400,
+                "SerializationException",
+                f"Member {param.wire_name!r} must be a JSON string, got {type(value).__name__}.",
+            )
+    missing = [p.wire_name for p in params if p.required and payload.get(p.wire_name) is None]
+    problems = [f"{name}: is required" for name in missing]
+    problems += [p.message for p in validate(params, payload) if p.field not in missing]
+    if problems:
+        raise ApiError(
+            "InvalidInputException",
+            "The request has invalid parameters: " + "; ".join(problems) + ".",
+            "Service names and labels use lowercase letters, digits and hyphens, and do not "
+            "start or end with a hyphen; digests look like 'sha256:' and 64 hex digits.",
+        )
+    return payload
+
+
+def _check_local(operation: str, params: tuple[Param, ...], values: Mapping[str, Any]) -> None:
+    problems = validate(params, values)
+    if problems:
+        raise ParamValidationError(operation, problems)
+
+
+@contextlib.contextmanager
+def _local_errors() -> Generator[None, None, None]:
+    # The Python API of the fake raises plain Python errors, not wire errors.
+    try:
+        yield
+    except ApiError as err:
+        if err.error_type == "NotFoundException":
+            raise LookupError(err.message) from err
+        raise ValueError(err.message) from err
+
+
+def _error_type_of(response: FakeResponse) -> str | None:
+    header = response.header("x-amzn-ErrorType")
+    return None if header is None else header.split(":", 1)[0]
