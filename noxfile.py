@@ -66,3 +66,10 @@ def typecheck(session: nox.Session) -> None:
     session.install("-e", ".", "mypy>=1.8", "pyright>=1.1.380", "types-requests", *TEST_DEPS)
     session.run("mypy")
     session.run("pyright")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Run the README demo: the lightsail-images command against its own fake server."""
+    session.install(".")
+    session.run("python", "examples/demo.py")

@@ -1,0 +1,746 @@
+"""The ``lightsail-images`` command: the client's operations from a shell.
+
+::
+
+    lightsail-images register --service-name my-svc --label web --digest sha256:...
+    lightsail-images list --service-name my-svc --output json
+    lightsail-images fake-server --service my-svc      # an offline Lightsail, for demos and CI
+
+The shape, so each concern has one home:
+
+- :data:`COMMANDS` is the table of subcommands.  Each is a small function from
+  the parsed arguments and a :class:`~lightsail_images.Client` to an
+  :class:`Output`, which carries both renderings of its result.
+- :func:`render` is the one place that turns an :class:`Output` into JSON or
+  text.  JSON mirrors what the AWS CLI prints for the same operation
+  (``aws lightsail register-container-image`` and friends: the API's member
+  names, ISO 8601 timestamps, 4-space indent, nothing at all for an empty
+  result), so scripts can swap one command for the other.
+- :func:`exit_code_for` and :func:`describe_error` are the one place that maps
+  exceptions to exit codes and to what is printed on stderr.  Tracebacks only
+  with ``--debug``.
+
+Exit codes (see :class:`ExitCode`): 0 success, 1 an unexpected internal error,
+2 bad arguments or parameters, 3 the service rejected the request, 4 the service
+or network failed after retries, 5 configuration (region, credentials,
+profile, endpoint), 130 interrupted.
+
+Only the standard library and this package are used here: the command adds no
+dependency.  ``fake-server`` imports :mod:`lightsail_images.testing` lazily, so
+the other subcommands never load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import enum
+import functools
+import json
+import logging
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from types import FrameType
+from typing import Any
+
+from lightsail_images._client import Client
+from lightsail_images._errors import (
+    ConfigurationError,
+    LightsailError,
+    MalformedResponseError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    ServiceError,
+    TransportError,
+)
+from lightsail_images._models import ContainerImage
+from lightsail_images._version import __version__
+
+__all__ = [
+    "COMMANDS",
+    "Command",
+    "ExitCode",
+    "Output",
+    "build_parser",
+    "describe_error",
+    "exit_code_for",
+    "main",
+    "render",
+]
+
+PROG = "lightsail-images"
+LOGGER_NAME = "lightsail_images"
+FAKE_SERVER_REGION = "us-east-1"
+
+
+class ExitCode(enum.IntEnum):
+    """What the command's exit status means.  Documented in ``docs/cli.md``."""
+
+    OK = 0
+    """Success."""
+    INTERNAL = 1
+    """An unexpected error: a bug in this tool; ``--debug`` shows the traceback."""
+    USAGE = 2
+    """Bad arguments (argparse) or a parameter the API will not accept; nothing was sent."""
+    REJECTED = 3
+    """The service rejected the request (a 4xx error such as ``NotFoundException``)."""
+    FAILED = 4
+    """The service or the network failed, after retries (5xx, no response, garbled response)."""
+    CONFIGURATION = 5
+    """Configuration: no region, no credentials, a missing profile, a bad endpoint URL."""
+    INTERRUPTED = 130
+    """Interrupted (Ctrl-C), as shells report SIGINT."""
+
+
+class Arguments(argparse.Namespace):
+    """The parsed command line, typed.  Subcommand options exist only for their subcommand."""
+
+    # global options
+    region: str | None
+    profile: str | None
+    endpoint_url: str | None
+    output: str
+    debug: bool
+    handler: Callable[[Arguments], int]
+    # subcommand options
+    service_name: str
+    label: str
+    only_label: str | None
+    digest: str
+    image: str
+    keep: int
+    yes: bool
+    # fake-server
+    host: str
+    port: int
+    service: list[str] | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """A subcommand's result, in both renderings.
+
+    Attributes:
+        document: the JSON document, shaped like the AWS CLI's output for the
+            same operation; ``None`` prints nothing with ``--output json`` (as
+            the AWS CLI does for an empty result).
+        text: the lines printed with ``--output text``.
+
+    """
+
+    document: Mapping[str, Any] | None
+    text: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One subcommand that calls the service through a :class:`Client`.
+
+    Attributes:
+        name: the subcommand, e.g. ``"register"``.
+        summary: one line for the command list in ``--help``.
+        description: the subcommand's own ``--help`` text.
+        run: parsed arguments and a client in, an :class:`Output` out.
+        options: adds the subcommand's own options to its parser.
+
+    """
+
+    name: str
+    summary: str
+    description: str
+    run: Callable[[Arguments, Client], Output]
+    options: Callable[[argparse.ArgumentParser], None]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def render(output: Output, output_format: str) -> str:
+    """Render ``output`` as ``"json"`` or ``"text"``; the result ends with a newline or is empty."""
+    if output_format == "json":
+        if output.document is None:
+            return ""
+        return json.dumps(output.document, indent=4, ensure_ascii=False) + "\n"
+    return "".join(f"{line}\n" for line in output.text)
+
+
+def _timestamp(when: dt.datetime) -> str:
+    # The AWS CLI's ISO 8601 form, always in UTC: "2024-05-01T12:00:00.250000+00:00".
+    return when.astimezone(dt.timezone.utc).isoformat()
+
+
+def _human_time(when: dt.datetime) -> str:
+    return f"{when.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _image_document(image: ContainerImage) -> dict[str, Any]:
+    # Member order as the API (and so the AWS CLI) has it.
+    return {"image": image.image, "digest": image.digest, "createdAt": _timestamp(image.created_at)}
+
+
+def _image_cells(images: Iterable[ContainerImage]) -> list[tuple[str, str, str]]:
+    return [(image.image, _human_time(image.created_at), image.digest) for image in images]
+
+
+def _image_rows(images: Iterable[ContainerImage], indent: str = "") -> list[str]:
+    return _columns(_image_cells(images), indent)
+
+
+def _columns(rows: Sequence[tuple[str, ...]], indent: str = "") -> list[str]:
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        lines.append(indent + "  ".join(cells).rstrip())
+    return lines
+
+
+def _use(image: ContainerImage) -> str:
+    return f'use "{image.image}" as the image in your deployment'
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+# --- the subcommands ---------------------------------------------------------------------
+
+
+def _register(args: Arguments, client: Client) -> Output:
+    image = client.register_container_image(
+        service_name=args.service_name, label=args.label, digest=args.digest
+    ).container_image
+    return Output(
+        {"containerImage": _image_document(image)},
+        (f"registered {image.image} ({image.digest}) - {_use(image)}",),
+    )
+
+
+def _ensure(args: Arguments, client: Client) -> Output:
+    image = client.ensure_container_image(
+        service_name=args.service_name, label=args.label, digest=args.digest
+    )
+    # ensure_container_image does not say whether it registered or found the
+    # image; guessing by listing here would duplicate its logic, so say neither.
+    return Output(
+        {"containerImage": _image_document(image)},
+        (f"{image.image} ({image.digest}) is registered - {_use(image)}",),
+    )
+
+
+def _list(args: Arguments, client: Client) -> Output:
+    images = client.get_container_images(service_name=args.service_name).container_images
+    document = {"containerImages": [_image_document(image) for image in images]}
+    if not images:
+        return Output(document, (f"no images are registered to {args.service_name}",))
+    table = [("IMAGE", "CREATED", "DIGEST"), *_image_cells(images)]
+    return Output(document, tuple(_columns(table)))
+
+
+def _delete(args: Arguments, client: Client) -> Output:
+    client.delete_container_image(service_name=args.service_name, image=args.image)
+    return Output(None, (f"deleted {args.image} from {args.service_name}",))
+
+
+def _prune(args: Arguments, client: Client) -> Output:
+    result = client.prune_container_images(
+        service_name=args.service_name, keep=args.keep, label=args.only_label, dry_run=not args.yes
+    )
+    document = {
+        "dryRun": result.dry_run,
+        "deleted": [_image_document(image) for image in result.deleted],
+        "kept": [_image_document(image) for image in result.kept],
+        "inUse": [_image_document(image) for image in result.in_use],
+    }
+    count = len(result.deleted)
+    if not count:
+        head = "dry run: nothing to delete" if result.dry_run else "nothing to delete"
+    elif result.dry_run:
+        head = f"dry run: would delete {_plural(count, 'image')} (run again with --yes to delete):"
+    else:
+        head = f"deleted {_plural(count, 'image')}:"
+    lines = [head, *_image_rows(result.deleted, "  ")]
+    if result.kept:
+        newest = f"the newest {args.keep}" if args.keep != 1 else "the newest"
+        lines += [f"kept, {newest} of each label:", *_image_rows(result.kept, "  ")]
+    if result.in_use:
+        lines += ["kept, in use by a deployment:", *_image_rows(result.in_use, "  ")]
+    return Output(document, tuple(lines))
+
+
+def _registry_login(_args: Arguments, client: Client) -> Output:
+    login = client.create_container_service_registry_login().registry_login
+    document = {
+        "registryLogin": {
+            "username": login.username,
+            "password": login.password,
+            "expiresAt": _timestamp(login.expires_at),
+            "registry": login.registry,
+        }
+    }
+    lines = (
+        f"registry: {login.registry}",
+        f"username: {login.username}",
+        f"expires:  {_human_time(login.expires_at)}",
+        "password: not shown, it is a secret; --output json prints it",
+    )
+    return Output(document, lines)
+
+
+def _service_name_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--service-name",
+        required=True,
+        metavar="NAME",
+        help="the container service, e.g. my-service",
+    )
+
+
+def _image_options(parser: argparse.ArgumentParser) -> None:
+    _service_name_option(parser)
+    parser.add_argument(
+        "--label",
+        required=True,
+        metavar="LABEL",
+        help="the image's label, e.g. web; each registration under it gets the next version",
+    )
+    parser.add_argument(
+        "--digest",
+        required=True,
+        metavar="DIGEST",
+        help="the pushed image's digest, sha256: followed by 64 hex digits",
+    )
+
+
+def _delete_options(parser: argparse.ArgumentParser) -> None:
+    _service_name_option(parser)
+    parser.add_argument(
+        "--image",
+        required=True,
+        metavar="IMAGE",
+        help="the registered image to delete, e.g. :my-service.web.1",
+    )
+
+
+def _prune_options(parser: argparse.ArgumentParser) -> None:
+    _service_name_option(parser)
+    parser.add_argument(
+        "--keep",
+        required=True,
+        type=int,
+        metavar="N",
+        help="how many of the newest versions of each label to keep (0 or more)",
+    )
+    parser.add_argument(
+        "--label",
+        dest="only_label",
+        metavar="LABEL",
+        help="prune only this label (default: every label)",
+    )
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="delete for real; without it, only report what would be deleted",
+    )
+
+
+def _no_options(_parser: argparse.ArgumentParser) -> None:
+    """Take no options beyond the global ones."""
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "register",
+        "register a pushed image under a label (the next version)",
+        "Register a pushed image with a container service under a label.  Each "
+        "registration under the same label gets the next version number, "
+        "':<service>.<label>.<version>'.  Like 'aws lightsail register-container-image'.",
+        _register,
+        _image_options,
+    ),
+    Command(
+        "list",
+        "list the images registered to a container service",
+        "List the images registered to a container service, newest first.  Like "
+        "'aws lightsail get-container-images'.",
+        _list,
+        _service_name_option,
+    ),
+    Command(
+        "delete",
+        "delete a registered image",
+        "Delete a registered image.  The service refuses (exit 3) while a deployment "
+        "uses it.  Like 'aws lightsail delete-container-image'.",
+        _delete,
+        _delete_options,
+    ),
+    Command(
+        "ensure",
+        "register an image unless that digest is already registered under the label",
+        "Register an image under a label unless the same digest is already registered "
+        "there; either way, print the image.  Safe to re-run in a pipeline: it never "
+        "creates a second version of one digest.",
+        _ensure,
+        _image_options,
+    ),
+    Command(
+        "prune",
+        "delete all but the newest N versions of each label (dry run by default)",
+        "Delete all but the newest N versions of each label.  Images used by the "
+        "current or next deployment are never deleted.  Without --yes this is a dry "
+        "run that only reports what it would delete.",
+        _prune,
+        _prune_options,
+    ),
+    Command(
+        "registry-login",
+        "create temporary credentials for pushing to your Lightsail registry",
+        "Create temporary (12 hour) credentials for pushing images to your Lightsail "
+        "registry.  Text output hides the password; --output json prints it, as "
+        "'aws lightsail create-container-service-registry-login' does.",
+        _registry_login,
+        _no_options,
+    ),
+)
+
+
+# --- errors: exit codes and messages -----------------------------------------------------
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    """Return the exit code for an exception that ended a command."""
+    if isinstance(error, ParamValidationError):
+        return ExitCode.USAGE
+    if isinstance(error, ServiceError):
+        return ExitCode.FAILED if error.http_status_code >= 500 else ExitCode.REJECTED  # noqa: PLR2004
+    if isinstance(error, (TransportError, MalformedResponseError)):
+        return ExitCode.FAILED
+    if isinstance(error, ConfigurationError):
+        return ExitCode.CONFIGURATION
+    return ExitCode.INTERNAL
+
+
+def describe_error(error: BaseException) -> list[str]:
+    """Return the lines printed on stderr for an exception: type, message, tip, request id.
+
+    Never includes a traceback (``--debug`` prints one before these lines).
+    """
+    if not isinstance(error, LightsailError):
+        return [
+            f"{PROG}: internal error: {type(error).__name__}: {error}",
+            (
+                "  this is a bug in lightsail-images; run again with --debug for the "
+                "traceback and please report it"
+            ),
+        ]
+    if isinstance(error, ParamValidationError):
+        head = str(error).split("\n", 1)[0].rstrip(":")
+        return [
+            f"{PROG}: error: ParamValidationError: {head}",
+            *(f"  {_problem(p.field, p.message)}" for p in error.errors),
+        ]
+    if isinstance(error, ServiceError):
+        name = type(error).__name__
+        kind = name if name == error.code else f"{name} ({error.code})"
+        attempts = _plural(error.attempts, "attempt")
+        details = [
+            ("tip", error.tip),
+            ("docs", error.docs),
+            ("request id", error.request_id),
+            ("status", f"HTTP {error.http_status_code}, after {attempts}"),
+        ]
+        return [f"{PROG}: error: {kind}: {error.message or 'no message'}", *_details(details)]
+    details = []
+    if isinstance(error, MalformedResponseError):
+        details = [
+            ("request id", error.request_id),
+            ("status", f"HTTP {error.http_status_code}"),
+        ]
+    elif isinstance(error, NoRegionError):
+        details = [("tip", "pass --region REGION, or set AWS_REGION")]
+    elif isinstance(error, NoCredentialsError):
+        details = [
+            (
+                "tip",
+                (
+                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile NAME "
+                    "(see 'aws configure' and 'aws sso login')"
+                ),
+            )
+        ]
+    return [f"{PROG}: error: {type(error).__name__}: {error}", *_details(details)]
+
+
+def _problem(field: str, message: str) -> str:
+    # Name the option the user typed (--service-name), not the Python keyword.
+    option = "--" + field.replace("_", "-")
+    prefix = f"{field}: "
+    return f"{option}: {message.removeprefix(prefix)}"
+
+
+def _details(pairs: Sequence[tuple[str, str | None]]) -> list[str]:
+    present = [(name, value) for name, value in pairs if value]
+    width = max((len(name) for name, _ in present), default=0) + 1
+    return [f"  {name + ':':<{width}} {value}" for name, value in present]
+
+
+def _fail(error: BaseException, *, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    _say(*describe_error(error))
+    return exit_code_for(error)
+
+
+def _say(*lines: str) -> None:
+    """Write lines to stderr, where messages for people go."""
+    sys.stderr.write("".join(f"{line}\n" for line in lines))
+    sys.stderr.flush()
+
+
+# --- running -----------------------------------------------------------------------------
+
+
+def _run_command(command: Command, args: Arguments) -> int:
+    try:
+        with Client(
+            args.region, endpoint_url=args.endpoint_url, profile_name=args.profile
+        ) as client:
+            output = command.run(args, client)
+    except Exception as error:  # noqa: BLE001 - every failure becomes an exit code and a message
+        return _fail(error, debug=args.debug)
+    sys.stdout.write(render(output, args.output))
+    sys.stdout.flush()
+    return ExitCode.OK
+
+
+def _serve_fake(args: Arguments) -> int:
+    """Run a FakeLightsail over HTTP until SIGINT or SIGTERM."""
+    from lightsail_images.testing import FakeLightsail  # noqa: PLC0415 - only this command
+
+    region = args.region or FAKE_SERVER_REGION
+    fake = FakeLightsail(region)
+    try:
+        for name in args.service or ():
+            fake.add_container_service(name)
+    except ValueError as error:
+        _say(f"{PROG} fake-server: error: --service: {error}")
+        return ExitCode.USAGE
+    stop = threading.Event()
+    with _stop_on_signals(stop), contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(fake.serve(args.host, args.port))
+        except OSError as error:
+            _say(f"{PROG} fake-server: error: cannot listen on {args.host}:{args.port}: {error}")
+            return ExitCode.CONFIGURATION
+        info = {
+            "endpoint_url": url,
+            "region_name": region,
+            "aws_access_key_id": fake.access_key_id,
+            "aws_secret_access_key": fake.secret_access_key,
+        }
+        # The first stdout line is the contract: one JSON object, flushed at once.
+        sys.stdout.write(json.dumps(info) + "\n")
+        sys.stdout.flush()
+        services = ", ".join(args.service or ()) or "none"
+        _say(
+            f"{PROG}: fake Lightsail at {url} (region {region}, services: {services}); "
+            "stop it with Ctrl-C or SIGTERM"
+        )
+        # A timed wait keeps the main thread responsive to signals on every platform.
+        while not stop.is_set():
+            stop.wait(0.5)
+    _say(f"{PROG}: fake Lightsail stopped")
+    return ExitCode.OK
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Generator[None, None, None]:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    wanted = [signal.SIGINT, signal.SIGTERM]
+    previous = {signum: signal.signal(signum, handler) for signum in wanted}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
+def _debug_logging(*, enabled: bool) -> Generator[None, None, None]:
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger(LOGGER_NAME)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+# --- the parser --------------------------------------------------------------------------
+
+_EPILOG = """\
+credentials and region come from the usual AWS chain: AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION,
+AWS_ENDPOINT_URL_LIGHTSAIL, AWS_MAX_ATTEMPTS, ~/.aws/config, SSO, instance roles.
+
+exit codes:
+  0    success
+  1    unexpected internal error (a bug; --debug shows the traceback)
+  2    bad arguments, or a parameter the API does not accept (nothing was sent)
+  3    the service rejected the request (e.g. NotFoundException)
+  4    the service or the network failed, after retries
+  5    configuration: no region, no credentials, unknown profile, bad endpoint URL
+  130  interrupted
+"""
+
+
+def _global_options(*, subcommand: bool) -> argparse.ArgumentParser:
+    # The same options are accepted before and after the subcommand.  The
+    # subcommand's copies default to SUPPRESS so that they only override the
+    # top level's when given (argparse copies every subparser default over).
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if subcommand else value
+
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--region",
+        default=default(None),
+        metavar="REGION",
+        help="the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region)",
+    )
+    group.add_argument(
+        "--profile",
+        default=default(None),
+        metavar="NAME",
+        help="a profile from ~/.aws/config (default: AWS_PROFILE, else 'default')",
+    )
+    group.add_argument(
+        "--endpoint-url",
+        default=default(None),
+        metavar="URL",
+        help="send requests here (default: AWS_ENDPOINT_URL_LIGHTSAIL, AWS_ENDPOINT_URL, "
+        "the regional endpoint)",
+    )
+    group.add_argument(
+        "--output",
+        choices=("json", "text"),
+        default=default("text"),
+        help="json (like the AWS CLI) or text (default: text)",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=default(False),  # noqa: FBT003 - argparse's default
+        help="log requests (DEBUG) and show tracebacks, on stderr",
+    )
+    return parser
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:  # noqa: PLR2004 - the largest TCP port
+        msg = f"must be a TCP port number 0-65535 (0 picks a free one), got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser for every subcommand."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Register and manage Amazon Lightsail container images.",
+        epilog=_EPILOG,
+        formatter_class=formatter,
+        parents=[_global_options(subcommand=False)],
+        allow_abbrev=False,  # a new option must never change what an abbreviation means
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        sub = commands.add_parser(
+            command.name,
+            help=command.summary,
+            description=command.description,
+            epilog=_EPILOG,
+            formatter_class=formatter,
+            parents=[_global_options(subcommand=True)],
+            allow_abbrev=False,
+        )
+        command.options(sub)
+        sub.set_defaults(handler=functools.partial(_run_command, command))
+    fake = commands.add_parser(
+        "fake-server",
+        help="run an offline, in-memory Lightsail on loopback, for demos and tests",
+        description="Serve lightsail_images.testing.FakeLightsail over HTTP in the foreground.  "
+        "The first line on stdout is one JSON object with endpoint_url, region_name, "
+        "aws_access_key_id and aws_secret_access_key (the fake's, not real secrets).  "
+        "Stops cleanly, exit 0, on SIGINT (Ctrl-C) or SIGTERM.",
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    fake.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    fake.add_argument(
+        "--port", type=_port, default=0, help="port to listen on (default 0: a free port)"
+    )
+    fake.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="create an empty container service; repeat for more",
+    )
+    fake.add_argument(
+        "--region",
+        default=argparse.SUPPRESS,
+        metavar="REGION",
+        help=f"the region the fake serves (default {FAKE_SERVER_REGION})",
+    )
+    fake.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log every request on stderr",
+    )
+    fake.set_defaults(handler=_serve_fake)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``) and return the exit code.
+
+    Example::
+
+        from lightsail_images._cli import main
+
+        code = main(["list", "--service-name", "my-svc", "--output", "json"])
+    """
+    try:
+        try:
+            args = build_parser().parse_args(argv, namespace=Arguments())
+        except SystemExit as exit_:  # --help, --version and usage errors; already printed
+            return exit_.code if isinstance(exit_.code, int) else ExitCode.USAGE
+        with _debug_logging(enabled=args.debug):
+            return args.handler(args)
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
