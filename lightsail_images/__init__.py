@@ -13,6 +13,9 @@ Example::
 Everything public is importable from here; the modules behind it are private.
 """
 
+import importlib as _importlib
+import typing as _typing
+
 from lightsail_images._client import Client
 from lightsail_images._config import ClientConfig
 from lightsail_images._errors import (
@@ -46,6 +49,43 @@ from lightsail_images._models import (
 )
 from lightsail_images._version import __version__
 
+if _typing.TYPE_CHECKING:
+    from lightsail_images._oci import ImageSourceError, PlatformError
+    from lightsail_images._registry import (
+        DigestMismatchError,
+        PushedImage,
+        PushProgress,
+        RegistryAuthError,
+        RegistryError,
+    )
+
+# The push machinery (tar, gzip, a thread pool, the registry protocol) loads
+# on first use, so scripts that only register images never pay for it.
+_LAZY = {
+    "ImageSourceError": "lightsail_images._oci",
+    "PlatformError": "lightsail_images._oci",
+    "DigestMismatchError": "lightsail_images._registry",
+    "PushProgress": "lightsail_images._registry",
+    "PushedImage": "lightsail_images._registry",
+    "RegistryAuthError": "lightsail_images._registry",
+    "RegistryError": "lightsail_images._registry",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'lightsail_images' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})  # the lazy names too, for completion
+
+
 __all__ = [
     "AccessDeniedException",
     "Client",
@@ -55,9 +95,11 @@ __all__ = [
     "ContainerServiceRegistryLogin",
     "CreateContainerServiceRegistryLoginResult",
     "DeleteContainerImageResult",
+    "DigestMismatchError",
     "ErrorDetails",
     "GetContainerImagesResult",
     "ImageRef",
+    "ImageSourceError",
     "InvalidInputException",
     "LightsailError",
     "MalformedResponseError",
@@ -65,9 +107,14 @@ __all__ = [
     "NoRegionError",
     "NotFoundException",
     "ParamValidationError",
+    "PlatformError",
     "PruneResult",
+    "PushProgress",
+    "PushedImage",
     "RegionSetupInProgressException",
     "RegisterContainerImageResult",
+    "RegistryAuthError",
+    "RegistryError",
     "ResponseMetadata",
     "ServiceError",
     "ServiceException",

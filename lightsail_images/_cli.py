@@ -48,6 +48,8 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
+from typing_extensions import Self
+
 from lightsail_images._client import Client
 from lightsail_images._errors import (
     ConfigurationError,
@@ -116,6 +118,9 @@ class Arguments(argparse.Namespace):
     image: str
     keep: int
     yes: bool
+    # push
+    source: str
+    jobs: int
     # fake-server
     host: str
     port: int
@@ -295,6 +300,104 @@ def _registry_login(_args: Arguments, client: Client) -> Output:
     return Output(document, lines)
 
 
+def _push(args: Arguments, client: Client) -> Output:
+    with _PushDisplay(sys.stderr) as display:
+        image = client.push_container_image(
+            service_name=args.service_name,
+            label=args.label,
+            source=args.source,
+            on_progress=display.update,
+            max_workers=args.jobs,
+        )
+    return Output(
+        {"containerImage": _image_document(image)},
+        (f"pushed and registered {image.image} ({image.digest}) - {_use(image)}",),
+    )
+
+
+class _PushDisplay:
+    """Push progress on stderr: one line redrawn in place on a terminal, a line per blob otherwise.
+
+    A few lines of code do the job, so no progress-bar dependency is needed.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._blobs: dict[
+            str, tuple[int, int, bool, bool]
+        ] = {}  # digest -> size, sent, skipped, done
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tty and self._blobs:
+            self._stream.write("\n")
+            self._stream.flush()
+
+    def update(self, event: Any) -> None:
+        """Record one progress event (a ``PushProgress``) and redraw."""
+        with self._lock:
+            before = self._blobs.get(event.digest)
+            self._blobs[event.digest] = (event.size, event.sent, event.skipped, event.done)
+            if self._tty:
+                self._stream.write("\r" + self._summary())
+            elif event.done and not (before and before[3]):
+                short = event.digest.split(":", 1)[-1][:12]
+                what = "already in the registry" if event.skipped else "pushed"
+                self._stream.write(f"{short}: {_megabytes(event.size)} {what}\n")
+            self._stream.flush()
+
+    def _summary(self) -> str:
+        done = sum(1 for *_, finished in self._blobs.values() if finished)
+        skipped = sum(1 for _, _, skip, _ in self._blobs.values() if skip)
+        sent = sum(sent for _, sent, _, _ in self._blobs.values())
+        total = sum(size for size, _, skip, _ in self._blobs.values() if not skip)
+        return (
+            f"pushing: {done}/{len(self._blobs)} blobs done ({skipped} already there), "
+            f"{_megabytes(sent)} of {_megabytes(total)} sent "
+        )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"must be a whole number, 1 or more, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+def _push_options(parser: argparse.ArgumentParser) -> None:
+    _service_name_option(parser)
+    parser.add_argument(
+        "--label",
+        required=True,
+        metavar="LABEL",
+        help="the label to register the image under, e.g. web",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="blobs to upload at the same time (default 3)",
+    )
+    parser.add_argument(
+        "source",
+        metavar="PATH",
+        help="an OCI image layout directory, an OCI archive (.tar), or a 'docker save' tarball",
+    )
+
+
 def _service_name_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--service-name",
@@ -401,6 +504,16 @@ COMMANDS: tuple[Command, ...] = (
         _prune_options,
     ),
     Command(
+        "push",
+        "push an image from disk to your Lightsail registry and register it (no Docker)",
+        "Push an image from an OCI layout, an OCI archive or a 'docker save' tarball "
+        "to your Lightsail registry and register it under a label, with no Docker "
+        "daemon.  Re-running with the same image registers nothing new.  Replaces "
+        "'docker push' plus 'aws lightsail push-container-image'.",
+        _push,
+        _push_options,
+    ),
+    Command(
         "registry-login",
         "create temporary credentials for pushing to your Lightsail registry",
         "Create temporary (12 hour) credentials for pushing images to your Lightsail "
@@ -419,6 +532,9 @@ def exit_code_for(error: BaseException) -> ExitCode:
     """Return the exit code for an exception that ended a command."""
     if isinstance(error, ParamValidationError):
         return ExitCode.USAGE
+    push_error = _push_exit_code(error)
+    if push_error is not None:
+        return push_error
     if isinstance(error, ServiceError):
         return ExitCode.FAILED if error.http_status_code >= 500 else ExitCode.REJECTED  # noqa: PLR2004
     if isinstance(error, (TransportError, MalformedResponseError)):
@@ -426,6 +542,22 @@ def exit_code_for(error: BaseException) -> ExitCode:
     if isinstance(error, ConfigurationError):
         return ExitCode.CONFIGURATION
     return ExitCode.INTERNAL
+
+
+def _push_exit_code(error: BaseException) -> ExitCode | None:
+    # The push modules load lazily; an error from them means they are loaded.
+    oci = sys.modules.get("lightsail_images._oci")
+    registry = sys.modules.get("lightsail_images._registry")
+    if oci is not None and isinstance(error, oci.ImageSourceError):
+        return ExitCode.USAGE  # the image on disk: wrong platform, unreadable
+    if registry is not None and isinstance(error, registry.RegistryAuthError):
+        return ExitCode.REJECTED
+    if registry is not None and isinstance(error, registry.RegistryError):
+        status = error.http_status_code
+        if status is not None and 400 <= status < 500:  # noqa: PLR2004 - the 4xx range
+            return ExitCode.REJECTED
+        return ExitCode.FAILED
+    return None
 
 
 def describe_error(error: BaseException) -> list[str]:

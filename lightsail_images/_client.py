@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import platform
+import secrets
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -45,11 +47,11 @@ from lightsail_images._protocol import Operation, build_request, parse_response
 from lightsail_images._retry import RetryPolicy, RetryQuota, clock_skew, is_retryable, sleep
 from lightsail_images._signing import CredentialSource, FrozenCredentials, Signer
 from lightsail_images._transport import AttemptFailed, RequestsTransport
-from lightsail_images._validation import validate
+from lightsail_images._validation import CrossRule, Param, validate
 from lightsail_images._version import __version__
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from types import TracebackType
 
     import requests
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
         GetContainerImagesResult,
         RegisterContainerImageResult,
     )
+    from lightsail_images._registry import PushProgress
 
 __all__ = ["Client"]
 
@@ -410,23 +413,21 @@ class Client:
             client.prune_container_images(service_name="my-svc", keep=3, dry_run=False)
 
         """
-        problems = list(
-            validate(
-                (SERVICE_NAME_PARAM, attrs.evolve(LABEL_PARAM, required=False)),
-                {"service_name": service_name, "label": label},
-                check_rules=self._config.parameter_validation,
-            )
-        )
+        extra = []
         if type(keep) is not int or keep < 0:  # bool is an int subclass, and not a count
-            problems.append(
+            extra.append(
                 ValidationProblem(
                     "keep",
                     "type",
                     f"keep: must be a whole number of versions to keep, 0 or more; got {keep!r}",
                 )
             )
-        if problems:
-            raise ParamValidationError("prune_container_images", tuple(problems))
+        self._check_params(
+            "prune_container_images",
+            (SERVICE_NAME_PARAM, attrs.evolve(LABEL_PARAM, required=False)),
+            {"service_name": service_name, "label": label},
+            extra=extra,
+        )
         images = self.get_container_images(service_name=service_name).container_images
         services = self._invoke(GET_CONTAINER_SERVICES, {"service_name": service_name})
         in_use = frozenset(
@@ -444,21 +445,117 @@ class Client:
                     logger.debug("prune: %s was already gone", image.image)
         return PruneResult(deleted=plan.delete, kept=plan.kept, in_use=plan.in_use, dry_run=dry_run)
 
+    def push_container_image(
+        self,
+        *,
+        service_name: str,
+        label: str,
+        source: str | os.PathLike[str],
+        on_progress: Callable[[PushProgress], object] | None = None,
+        max_workers: int = 3,
+    ) -> ContainerImage:
+        """Push an image from disk to your Lightsail registry and register it: no Docker needed.
+
+        ``source`` is an OCI image layout directory, a tar of one (an OCI
+        archive, as ``buildah push ... oci-archive:`` or ``skopeo copy ...
+        oci-archive:`` write), or a ``docker save`` tarball.  For a
+        multi-platform image the ``linux/amd64`` image is pushed, which is
+        what Lightsail runs.
+
+        Steps: read the image and compute its digest; if that digest is
+        already registered under ``label``, return it (a re-run does nothing
+        else); otherwise log in with ``CreateContainerServiceRegistryLogin``,
+        upload the blobs the registry lacks and the manifest under a unique tag,
+        check the digest the registry reports, and register it with
+        :meth:`ensure_container_image` semantics.
+
+        Args:
+            service_name: the container service.
+            label: the label to register the image under.
+            source: path to the image on disk.
+            on_progress: called with a ``PushProgress`` as each blob is checked,
+                skipped or sent (from worker threads, one call at a time).
+            max_workers: how many blobs to upload at the same time.
+
+        Returns:
+            The registered image; use ``image.image`` in deployments.
+
+        Raises:
+            ParamValidationError: a bad name or label; nothing was read or sent.
+            PlatformError: the image has no ``linux/amd64`` variant (it says which it has).
+            ImageSourceError: the source is missing, unreadable or corrupt.
+            RegistryAuthError: the registry refused the login credentials.
+            DigestMismatchError: the registry stored something other than what was sent.
+            RegistryError: the registry failed, even after retries.
+
+        Example::
+
+            image = client.push_container_image(
+                service_name="my-svc", label="web", source="build/image.tar"
+            )
+            print(image.image)  # ":my-svc.web.4"
+
+        """
+        from lightsail_images._oci import open_image  # noqa: PLC0415 - only pushes pay for it
+        from lightsail_images._registry import push_local_image  # noqa: PLC0415
+
+        self._check_params(
+            "push_container_image",
+            (SERVICE_NAME_PARAM, LABEL_PARAM),
+            {"service_name": service_name, "label": label},
+        )
+        with open_image(source) as local:
+            digest = local.manifest().digest
+            listing = self.get_container_images(service_name=service_name)
+            existing = find_registered(listing.container_images, label=label, digest=digest)
+            if existing is not None:
+                logger.debug("push: %s is already registered as %s", digest, existing.image)
+                return existing
+            login = self.create_container_service_registry_login().registry_login
+            pushed = push_local_image(
+                local,
+                registry=login.registry,
+                username=login.username,
+                password=login.password,
+                repository=REGISTRY_REPOSITORY,
+                tag=f"{service_name}.{label}.{secrets.token_hex(6)}",
+                http_session=self._transport.session,
+                on_progress=on_progress,
+                max_workers=max_workers,
+                # The registry address Lightsail returns is a bare host (HTTPS);
+                # an explicit http:// comes only from a local test registry.
+                insecure_http=login.registry.startswith("http://"),
+                connect_timeout=self._config.connect_timeout,
+                read_timeout=max(self._config.read_timeout, _PUSH_READ_TIMEOUT),
+            )
+        return self.ensure_container_image(
+            service_name=service_name, label=label, digest=pushed.digest
+        )
+
     # -- the pipeline --------------------------------------------------------
 
     def _check(self, operation: Operation[Any], values: dict[str, Any]) -> None:
+        self._check_params(operation.name, operation.params, values, cross=operation.cross_rules)
+
+    def _check_params(
+        self,
+        name: str,
+        params: tuple[Param, ...],
+        values: dict[str, Any],
+        *,
+        cross: tuple[CrossRule, ...] = (),
+        extra: list[ValidationProblem] | None = None,
+    ) -> None:
+        """Raise ParamValidationError listing every problem, before any I/O."""
         if self._closed.is_set():
             raise ConfigurationError(
                 "this client is closed; create a new lightsail_images.Client to make calls"
             )
         problems = validate(
-            operation.params,
-            values,
-            check_rules=self._config.parameter_validation,
-            cross_rules=operation.cross_rules,
+            params, values, check_rules=self._config.parameter_validation, cross_rules=cross
         )
-        if problems:
-            raise ParamValidationError(operation.name, problems)
+        if problems or extra:
+            raise ParamValidationError(name, (*problems, *(extra or ())))
 
     def _invoke(
         self,
@@ -543,6 +640,10 @@ class Client:
 
 
 _ENSURE_LOCK_STRIPES = 64
+# lightsailctl pushes every image to this repository of the account's registry.
+REGISTRY_REPOSITORY = "sr"
+# Registries may take minutes to verify a large layer after its last byte.
+_PUSH_READ_TIMEOUT = 300.0
 # A correction smaller than this would not change the outcome.
 _SKEW_STEP = dt.timedelta(seconds=30)
 

@@ -110,6 +110,7 @@ __all__ = [
     "parse_error_body",
     "parse_range",
     "push_image",
+    "push_local_image",
     "resolve_location",
     "validate_push_arguments",
 ]
@@ -1296,26 +1297,112 @@ def push_image(
         max_attempts=max_attempts,
     )
     with open_image(Path(source)) as image:
-        client = RegistryClient(
+        return _push(
+            image,
             base_url,
-            repository=repository,
             username=username,
             password=password,
-            session=http_session,
-            pool_size=max_workers + 1,
-            max_attempts=max_attempts,
+            repository=repository,
+            tag=tag,
+            http_session=http_session,
+            on_progress=on_progress,
+            max_workers=max_workers,
             chunk_size=chunk_size,
             chunk_threshold=chunk_threshold,
+            max_attempts=max_attempts,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
         )
-        try:
-            client.ping()
-            _push_blobs(client, image, _Progress(on_progress), max_workers)
-            manifest = image.manifest()
-            client.put_manifest(manifest, tag)
-        finally:
-            client.close()
+
+
+def push_local_image(
+    image: LocalImage,
+    *,
+    registry: str,
+    username: str,
+    password: str,
+    repository: str,
+    tag: str,
+    http_session: requests.Session | None = None,
+    on_progress: ProgressCallback | None = None,
+    max_workers: int = 3,
+    insecure_http: bool = False,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+) -> PushedImage:
+    """Push an image already opened with :func:`~lightsail_images._oci.open_image`.
+
+    The same as :func:`push_image`, for callers that looked at the image
+    first (its digest, its platform) and should not read it twice.
+    """
+    base_url = validate_push_arguments(
+        registry=registry,
+        repository=repository,
+        tag=tag,
+        username=username,
+        password=password,
+        insecure_http=insecure_http,
+        max_workers=max_workers,
+        chunk_size=None,
+        chunk_threshold=DEFAULT_CHUNK_THRESHOLD,
+        max_attempts=max_attempts,
+    )
+    return _push(
+        image,
+        base_url,
+        username=username,
+        password=password,
+        repository=repository,
+        tag=tag,
+        http_session=http_session,
+        on_progress=on_progress,
+        max_workers=max_workers,
+        chunk_size=None,
+        chunk_threshold=DEFAULT_CHUNK_THRESHOLD,
+        max_attempts=max_attempts,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+
+
+def _push(
+    image: LocalImage,
+    base_url: str,
+    *,
+    username: str,
+    password: str,
+    repository: str,
+    tag: str,
+    http_session: requests.Session | None,
+    on_progress: ProgressCallback | None,
+    max_workers: int,
+    chunk_size: int | None,
+    chunk_threshold: int,
+    max_attempts: int,
+    connect_timeout: float,
+    read_timeout: float,
+) -> PushedImage:
+    client = RegistryClient(
+        base_url,
+        repository=repository,
+        username=username,
+        password=password,
+        session=http_session,
+        pool_size=max_workers + 1,
+        max_attempts=max_attempts,
+        chunk_size=chunk_size,
+        chunk_threshold=chunk_threshold,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+    try:
+        client.ping()
+        _push_blobs(client, image, _Progress(on_progress), max_workers)
+        manifest = image.manifest()
+        client.put_manifest(manifest, tag)
+    finally:
+        client.close()
     return PushedImage(
         registry=urllib.parse.urlsplit(base_url).netloc,
         repository=repository,

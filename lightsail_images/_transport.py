@@ -101,6 +101,11 @@ class RequestsTransport:
             body=body,
         )
 
+    @property
+    def session(self) -> requests.Session:
+        """The session requests go through (shared with registry pushes)."""
+        return self._session
+
     def close(self) -> None:
         """Close pooled connections, unless the session belongs to the caller."""
         if self._owns_session:

@@ -7,6 +7,8 @@ import inspect
 import pathlib
 import re
 
+import pytest
+
 import lightsail_images as li
 
 CONTRACT = pathlib.Path(__file__).resolve().parents[2] / "shared" / "API.md"
@@ -16,8 +18,8 @@ def test_all_is_exactly_the_public_names() -> None:
     # Subpackages (lightsail_images.testing) appear once imported; they are not names.
     public = {
         name
-        for name, value in vars(li).items()
-        if not name.startswith("_") and not inspect.ismodule(value)
+        for name in dir(li)
+        if not name.startswith("_") and not inspect.ismodule(getattr(li, name))
     } | {"__version__"}
     assert set(li.__all__) == public
     assert len(li.__all__) == len(set(li.__all__))
@@ -73,3 +75,19 @@ def test_operation_parameters_are_keyword_only() -> None:
         "config",
         "http_session",
     ]
+
+
+def test_push_names_load_lazily_and_resolve() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lightsail_images as li;"
+        "assert 'lightsail_images._registry' not in sys.modules;"
+        "assert issubclass(li.RegistryError, li.LightsailError);"
+        "assert 'lightsail_images._registry' in sys.modules;"
+        "assert issubclass(li.PlatformError, li.ImageSourceError)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        li.nope  # noqa: B018
