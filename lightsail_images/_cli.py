@@ -553,7 +553,7 @@ def _push_exit_code(error: BaseException) -> ExitCode | None:
     if registry is not None and isinstance(error, registry.RegistryAuthError):
         return ExitCode.REJECTED
     if registry is not None and isinstance(error, registry.RegistryError):
-        status = error.http_status_code
+        status: int | None = getattr(error, "http_status_code", None)
         if status is not None and 400 <= status < 500:  # noqa: PLR2004 - the 4xx range
             return ExitCode.REJECTED
         return ExitCode.FAILED
