@@ -1284,7 +1284,8 @@ def push_image(
         print(pushed.digest)
 
     """
-    base_url = validate_push_arguments(
+    # Check the arguments before reading anything from disk.
+    validate_push_arguments(
         registry=registry,
         repository=repository,
         tag=tag,
@@ -1297,9 +1298,9 @@ def push_image(
         max_attempts=max_attempts,
     )
     with open_image(Path(source)) as image:
-        return _push(
+        return push_local_image(
             image,
-            base_url,
+            registry=registry,
             username=username,
             password=password,
             repository=repository,
@@ -1307,8 +1308,9 @@ def push_image(
             http_session=http_session,
             on_progress=on_progress,
             max_workers=max_workers,
-            chunk_size=chunk_size,
+            insecure_http=insecure_http,
             chunk_threshold=chunk_threshold,
+            chunk_size=chunk_size,
             max_attempts=max_attempts,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
@@ -1327,6 +1329,8 @@ def push_local_image(
     on_progress: ProgressCallback | None = None,
     max_workers: int = 3,
     insecure_http: bool = False,
+    chunk_threshold: int = DEFAULT_CHUNK_THRESHOLD,
+    chunk_size: int | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
@@ -1344,45 +1348,10 @@ def push_local_image(
         password=password,
         insecure_http=insecure_http,
         max_workers=max_workers,
-        chunk_size=None,
-        chunk_threshold=DEFAULT_CHUNK_THRESHOLD,
+        chunk_size=chunk_size,
+        chunk_threshold=chunk_threshold,
         max_attempts=max_attempts,
     )
-    return _push(
-        image,
-        base_url,
-        username=username,
-        password=password,
-        repository=repository,
-        tag=tag,
-        http_session=http_session,
-        on_progress=on_progress,
-        max_workers=max_workers,
-        chunk_size=None,
-        chunk_threshold=DEFAULT_CHUNK_THRESHOLD,
-        max_attempts=max_attempts,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-    )
-
-
-def _push(
-    image: LocalImage,
-    base_url: str,
-    *,
-    username: str,
-    password: str,
-    repository: str,
-    tag: str,
-    http_session: requests.Session | None,
-    on_progress: ProgressCallback | None,
-    max_workers: int,
-    chunk_size: int | None,
-    chunk_threshold: int,
-    max_attempts: int,
-    connect_timeout: float,
-    read_timeout: float,
-) -> PushedImage:
     client = RegistryClient(
         base_url,
         repository=repository,
