@@ -73,3 +73,19 @@ def demo(session: nox.Session) -> None:
     """Run the README demo: the lightsail-images command against its own fake server."""
     session.install(".")
     session.run("python", "examples/demo.py")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/, strictly: any warning fails the build."""
+    session.install("-r", "docs/requirements.txt", "-e", ".")
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        "--site-dir",
+        str(ROOT / "site"),
+        *session.posargs,
+        # Silence Material's banner about its successor; it is not a build warning.
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )

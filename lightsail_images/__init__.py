@@ -57,6 +57,7 @@ if _typing.TYPE_CHECKING:
         PushProgress,
         RegistryAuthError,
         RegistryError,
+        RegistryErrorDetail,
     )
 
 # The push machinery (tar, gzip, a thread pool, the registry protocol) loads
@@ -69,6 +70,7 @@ _LAZY = {
     "PushedImage": "lightsail_images._registry",
     "RegistryAuthError": "lightsail_images._registry",
     "RegistryError": "lightsail_images._registry",
+    "RegistryErrorDetail": "lightsail_images._registry",
 }
 
 
@@ -115,6 +117,7 @@ __all__ = [
     "RegisterContainerImageResult",
     "RegistryAuthError",
     "RegistryError",
+    "RegistryErrorDetail",
     "ResponseMetadata",
     "ServiceError",
     "ServiceException",

@@ -152,8 +152,8 @@ class ImageSourceError(LightsailError):
     file and says what to do, for example::
 
         try:
-            push_image(Path("app.tar"), ...)
-        except ImageSourceError as err:
+            client.push_container_image(service_name="svc", label="web", source="app.tar")
+        except li.ImageSourceError as err:
             print(err)  # "app.tar: layer 2 ... does not match ... export it again"
     """
 
@@ -167,6 +167,9 @@ class PlatformError(ImageSourceError):
             ``("linux/arm64/v8",)``; empty when the source names none.
 
     """
+
+    wanted: str
+    available: tuple[str, ...]
 
     def __init__(self, message: str, *, wanted: str, available: tuple[str, ...]) -> None:
         super().__init__(message)

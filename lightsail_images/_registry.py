@@ -174,12 +174,16 @@ class RegistryError(LightsailError):
     Example::
 
         try:
-            push_image(path, registry=host, ...)
-        except RegistryError as err:
+            client.push_container_image(service_name="svc", label="web", source=path)
+        except li.RegistryError as err:
             if "BLOB_UPLOAD_INVALID" in err.codes:
                 ...
 
     """
+
+    http_status_code: int | None
+    errors: tuple[RegistryErrorDetail, ...]
+    attempts: int
 
     def __init__(
         self,
@@ -231,6 +235,9 @@ class DigestMismatchError(RegistryError):
         actual: the ``Docker-Content-Digest`` the registry reported.
 
     """
+
+    expected: str
+    actual: str
 
     def __init__(self, message: str, *, expected: str, actual: str) -> None:
         super().__init__(message)

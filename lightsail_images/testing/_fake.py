@@ -61,8 +61,11 @@ __all__ = [
 ]
 
 DEFAULT_ACCESS_KEY_ID = "AKIAFAKELIGHTSAIL001"
+"""The access key a :class:`FakeLightsail` accepts unless told otherwise."""
 DEFAULT_SECRET_ACCESS_KEY = "fake+secret/access+key/for/lightsail/tests"  # noqa: S105 - a fake's
+"""The secret key that goes with :data:`DEFAULT_ACCESS_KEY_ID`; not a real secret."""
 DEFAULT_ACCOUNT_ID = "123456789012"
+"""The AWS account id the fake puts in ARNs."""
 REGISTRY_LOGIN_LIFETIME = dt.timedelta(hours=12)
 SIGNING_NAME = "lightsail"
 
