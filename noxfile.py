@@ -89,3 +89,10 @@ def docs(session: nox.Session) -> None:
         # Silence Material's banner about its successor; it is not a build warning.
         env={"NO_MKDOCS_2_WARNING": "1"},
     )
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """Fault, load and hostile-input tests over loopback (docs/reliability.md); about a minute."""
+    session.install("-e", ".", *TEST_DEPS)
+    session.run("pytest", "-m", "reliability", *session.posargs)

@@ -572,6 +572,9 @@ class Client:
         skew_corrected = False
         while True:
             attempt += 1
+            # The offset this attempt is signed with: a skew error is judged
+            # against it, not against whatever another thread set since.
+            signed_offset = self._signer.clock_offset
             headers = self._signer.sign(
                 request,
                 {
@@ -613,7 +616,7 @@ class Client:
             if not isinstance(outcome, ServiceError):
                 policy.succeeded(attempt)
                 return outcome
-            if not skew_corrected and self._correct_clock(outcome, response.headers):
+            if not skew_corrected and self._correct_clock(outcome, response.headers, signed_offset):
                 # Re-signed with the corrected clock: one immediate extra attempt,
                 # outside the retry budget, as other AWS SDKs do.
                 skew_corrected = True
@@ -624,10 +627,17 @@ class Client:
                 raise outcome
             sleep(delay)
 
-    def _correct_clock(self, error: ServiceError, headers: Mapping[str, str]) -> bool:
+    def _correct_clock(
+        self,
+        error: ServiceError,
+        headers: Mapping[str, str],
+        signed_offset: dt.timedelta,
+    ) -> bool:
         """Adopt the server's clock when the error says ours is off; return whether it did."""
-        offset = clock_skew(error.code, headers, self._signer.local_now())
-        if offset is None or abs(offset - self._signer.clock_offset) < _SKEW_STEP:
+        offset = clock_skew(
+            error.code, headers, self._signer.local_now(), signed_offset=signed_offset
+        )
+        if offset is None or abs(offset - signed_offset) < _SKEW_STEP:
             return False
         logger.debug(
             "%s: clock skew of %.0f s detected (%s); re-signing with the server's time",

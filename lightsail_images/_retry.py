@@ -96,19 +96,30 @@ AUTH_ERROR_CODES = frozenset(
 # SigV4 accepts signatures within 5 minutes of the server's time; a smaller
 # difference cannot be what made the request fail.
 SKEW_TOLERANCE = dt.timedelta(minutes=4)
+# Server times worth adopting.  A Date header outside this range is broken or
+# hostile, and signing at such a time would overflow datetime arithmetic.
+SANE_SERVER_TIMES = (
+    dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),
+    dt.datetime(9000, 1, 1, tzinfo=dt.timezone.utc),
+)
 
 
 def clock_skew(
     code: str,
     headers: Mapping[str, str],
     local_now: dt.datetime,
+    *,
+    signed_offset: dt.timedelta = dt.timedelta(0),
 ) -> dt.timedelta | None:
     """Return how far the server's clock is ahead of ours, if that explains the error.
 
     The server's time comes from the response's ``Date`` header.  For an
     outright clock error the offset is returned whatever its size; for a
-    signature error only when it exceeds the 4-minute tolerance, so a real
-    signature problem (a wrong secret) is not mistaken for skew.
+    signature error only when the request's signing time (``local_now`` plus
+    the ``signed_offset`` it was signed with) is more than the 4-minute
+    tolerance away from it, so a real signature problem (a wrong secret) is
+    not mistaken for skew, and an offset adopted earlier can be dropped again
+    once the clocks agree.
     """
     if code not in CLOCK_SKEW_CODES and code not in AUTH_ERROR_CODES:
         return None
@@ -121,8 +132,10 @@ def clock_skew(
         return None
     if server_now.tzinfo is None:
         server_now = server_now.replace(tzinfo=dt.timezone.utc)
+    if not SANE_SERVER_TIMES[0] <= server_now <= SANE_SERVER_TIMES[1]:
+        return None
     offset = server_now - local_now
-    if code in AUTH_ERROR_CODES and abs(offset) <= SKEW_TOLERANCE:
+    if code in AUTH_ERROR_CODES and abs(offset - signed_offset) <= SKEW_TOLERANCE:
         return None
     return offset
 

@@ -13,12 +13,14 @@ the client hold an unbounded body in memory.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
 
 import requests
 import requests.adapters
+import urllib3.exceptions
 
 from lightsail_images._protocol import HttpRequest, HttpResponse
 
@@ -26,8 +28,10 @@ __all__ = ["MAX_BODY_BYTES", "MAX_ERROR_BODY_BYTES", "AttemptFailed", "RequestsT
 
 logger = logging.getLogger("lightsail_images")
 
-# A success body of 1,000 images is about 150 KB; 64 MiB leaves ample room.
-MAX_BODY_BYTES = 64 * 1024 * 1024
+# A success body of 1,000 images is about 150 KB; 8 MiB leaves ample room.  The
+# cap also bounds decoding: JSON can cost ~25 times its size as Python objects
+# ('{},{},...' is 3 bytes per dict), so 64 MiB could mean 1.6 GB.
+MAX_BODY_BYTES = 8 * 1024 * 1024
 # Error bodies are a few hundred bytes; a proxy's HTML page may be more.
 MAX_ERROR_BODY_BYTES = 64 * 1024
 
@@ -62,11 +66,14 @@ class RequestsTransport:
         pool_size: int,
     ) -> None:
         self._owns_session = session is None
+        # The adapter of the session we create (None for the caller's session).
+        self._adapter: requests.adapters.HTTPAdapter | None = None
         if session is None:
             session = requests.Session()
             adapter = requests.adapters.HTTPAdapter(
                 pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0
             )
+            self._adapter = adapter
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             # Proxies and CA bundles still come from the environment
@@ -82,6 +89,10 @@ class RequestsTransport:
                 request.url,
                 data=request.body,
                 headers={**_DROP_SESSION_DEFAULTS, **headers},
+                # Explicit, so a caller's session.verify (a custom CA) is not
+                # replaced by REQUESTS_CA_BUNDLE, as requests otherwise does;
+                # with the default True, the environment's bundle still applies.
+                verify=self._session.verify,
                 timeout=self._timeout,
                 stream=True,
                 allow_redirects=False,
@@ -108,6 +119,14 @@ class RequestsTransport:
 
     def close(self) -> None:
         """Close pooled connections, unless the session belongs to the caller."""
+        if self._adapter is not None:
+            # urllib3 2 forgets its pools on clear() and leaves closing them to
+            # garbage collection, which an exception the caller still holds
+            # (it references its pool) postpones: close them here, now.
+            for manager in (self._adapter.poolmanager, *self._adapter.proxy_manager.values()):
+                for key in manager.pools.keys():  # noqa: SIM118 - a snapshot; iter() raises
+                    with contextlib.suppress(KeyError):  # evicted meanwhile
+                        manager.pools[key].close()
         if self._owns_session:
             self._session.close()
 
@@ -115,14 +134,21 @@ class RequestsTransport:
 def _read_capped(response: requests.Response, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(chunk_size=65536):
-        room = limit - size
-        if len(chunk) >= room:
-            chunks.append(chunk[:room])
-            # The rest is not read: this connection is dropped, not reused.
-            break
-        chunks.append(chunk)
-        size += len(chunk)
+    try:
+        for chunk in response.iter_content(chunk_size=65536):
+            room = limit - size
+            if len(chunk) >= room:
+                chunks.append(chunk[:room])
+                # The rest is not read: this connection is dropped, not reused.
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except requests.exceptions.ConnectionError as exc:
+        # requests reports a read timeout *in the body* as a ConnectionError
+        # wrapping urllib3's ReadTimeoutError; it is a timeout all the same.
+        if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
+            raise requests.exceptions.ReadTimeout(*exc.args, request=exc.request) from exc
+        raise
     return b"".join(chunks)
 
 

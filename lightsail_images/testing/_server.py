@@ -69,6 +69,10 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm on, the
+    # body waits for the client's delayed ACK (40 ms on Linux) on every
+    # kept-alive request.
+    disable_nagle_algorithm = True
 
     @property
     def _server(self) -> _Server:
