@@ -151,3 +151,49 @@ def test_success_models_match_what_botocore_parses() -> None:
     assert ours.container_image.created_at == theirs["containerImage"]["createdAt"]
     assert ours.response_metadata.request_id == theirs["ResponseMetadata"]["RequestId"]
     assert json.loads(server.requests[0].body) == json.loads(server.requests[1].body)
+
+
+@pytest.mark.parametrize(
+    ("ours_call", "theirs_call", "reply"),
+    [
+        (
+            lambda c: c.get_container_images(service_name="svc"),
+            lambda b: b.get_container_images(serviceName="svc"),
+            {"containerImages": [{"image": ":svc.web.1", "digest": DIGEST, "createdAt": 1.5}]},
+        ),
+        (
+            lambda c: c.delete_container_image(service_name="svc", image=":svc.web.1"),
+            lambda b: b.delete_container_image(serviceName="svc", image=":svc.web.1"),
+            {},
+        ),
+        (
+            lambda c: c.create_container_service_registry_login(),
+            lambda b: b.create_container_service_registry_login(),
+            {
+                "registryLogin": {
+                    "username": "AWS",
+                    "password": "pw",
+                    "expiresAt": 1.7e9,
+                    "registry": "r.example",
+                }
+            },
+        ),
+    ],
+    ids=["GetContainerImages", "DeleteContainerImage", "CreateContainerServiceRegistryLogin"],
+)
+def test_lifecycle_requests_match_botocore_byte_for_byte(
+    monkeypatch: pytest.MonkeyPatch,
+    ours_call: object,
+    theirs_call: object,
+    reply: dict[str, object],
+) -> None:
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: FROZEN.replace(tzinfo=None))
+    with scripted_server(default=Reply.json(200, reply)) as server:
+        theirs_call(botocore_client(server.url))  # type: ignore[operator]
+        ours_call(our_client(server.url))  # type: ignore[operator]
+    theirs, ours = server.requests
+    assert ours.body == theirs.body
+    differ = {"User-Agent", "amz-sdk-invocation-id"}
+    assert {k: v for k, v in ours.headers.items() if k not in differ} == {
+        k: v for k, v in theirs.headers.items() if k not in differ
+    }
