@@ -96,3 +96,15 @@ def reliability(session: nox.Session) -> None:
     """Fault, load and hostile-input tests over loopback (docs/reliability.md); about a minute."""
     session.install("-e", ".", *TEST_DEPS)
     session.run("pytest", "-m", "reliability", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark against boto3's lightsail client on loopback; prints ratios (docs/performance.md).
+
+    Not a default session: it takes minutes and its figures are for reading, not gating.
+    python3 -m nox -s bench -- --rounds 11 --calls 5000
+    """
+    # boto3 is the yardstick here, so it is installed only for this session.
+    session.install("-e", ".", "boto3>=1.28")
+    session.run("python", "benchmarks/bench.py", *session.posargs)

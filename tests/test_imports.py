@@ -1,0 +1,196 @@
+"""What importing and calling load, and what a call reads: performance guards without timings.
+
+Timings do not belong in a test suite on shared machines (benchmarks/bench.py
+measures them as ratios); what makes them slow does.  These tests pin down:
+
+- ``import lightsail_images`` loads none of botocore's client machinery, boto3
+  or the push machinery: the first ``register_container_image`` needs none of
+  them (docs/performance.md has the figures).
+- A fully configured client never builds a botocore ``Session``: that import
+  alone costs more than a third of a cold start.
+- The credential chain is resolved once per client, not per call, and
+  building and signing a request touches no socket.
+
+Import checks run in a fresh interpreter, since conftest.py imports boto3 here.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import botocore.session
+import pytest
+import responses
+
+import lightsail_images as li
+from lightsail_images import _config, _signing
+from lightsail_images._operations import REGISTER_CONTAINER_IMAGE
+from lightsail_images._protocol import build_request
+
+ROOT = Path(__file__).resolve().parents[1]
+URL = "https://lightsail.us-east-1.amazonaws.com/"
+DIGEST = "sha256:" + "5e" * 32
+OK = {"containerImage": {"image": ":svc.web.1", "digest": DIGEST, "createdAt": 1}}
+KEYS = {"aws_access_key_id": "AKIDIMPORTS", "aws_secret_access_key": "imports-secret"}
+
+# Loaded by boto3.client() and never needed by this library's calls.
+BOTOCORE_CLIENT_MACHINERY = (
+    "boto3",
+    "botocore.session",
+    "botocore.client",
+    "botocore.endpoint",
+    "botocore.docs",
+    "botocore.handlers",
+    "botocore.loaders",
+    "botocore.model",
+    "botocore.parsers",
+    "botocore.serialize",
+)
+# Loaded on the first push only (see lightsail_images/__init__.py).
+PUSH_MACHINERY = ("lightsail_images._registry", "lightsail_images._oci", "tarfile")
+
+
+def modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code``."""
+    script = f"{code}\nimport sys\nprint('\\n'.join(sorted(sys.modules)))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_import_loads_no_botocore_client_machinery_and_no_push_machinery() -> None:
+    loaded = modules_after("import lightsail_images")
+    assert "lightsail_images._client" in loaded  # the check itself works
+    assert loaded.isdisjoint(BOTOCORE_CLIENT_MACHINERY), sorted(
+        loaded & set(BOTOCORE_CLIENT_MACHINERY)
+    )
+    assert loaded.isdisjoint(PUSH_MACHINERY), sorted(loaded & set(PUSH_MACHINERY))
+
+
+CONFIGURED_CALL = f"""
+import responses
+import lightsail_images as li
+
+with responses.RequestsMock() as mock:
+    mock.post({URL!r}, json={OK!r})
+    client = li.Client(
+        "us-east-1",
+        endpoint_url={URL!r},
+        config=li.ClientConfig(max_attempts=3),
+        **{KEYS!r},
+    )
+    client.register_container_image(service_name="svc", label="web", digest={DIGEST!r})
+    assert len(mock.calls) == 1
+"""
+
+
+def test_a_fully_configured_call_never_loads_botocore_session() -> None:
+    loaded = modules_after(CONFIGURED_CALL)
+    assert "lightsail_images._protocol" in loaded
+    assert loaded.isdisjoint(BOTOCORE_CLIENT_MACHINERY), sorted(
+        loaded & set(BOTOCORE_CLIENT_MACHINERY)
+    )
+
+
+# --- what a call reads, in this interpreter --------------------------------------------
+
+
+class Counts:
+    """Calls to botocore Session construction and credential lookup, and ours."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sessions = 0
+        self.chain_lookups = 0
+        self.credential_gets = 0
+        session_init = botocore.session.Session.__init__
+        get_credentials = botocore.session.Session.get_credentials
+        credential_get = _signing.CredentialSource.get
+
+        def counted_init(session: object, *args: object, **kwargs: object) -> None:
+            self.sessions += 1
+            session_init(session, *args, **kwargs)
+
+        def counted_get_credentials(session: object) -> object:
+            self.chain_lookups += 1
+            return get_credentials(session)
+
+        def counted_credential_get(source: _signing.CredentialSource) -> object:
+            self.credential_gets += 1
+            return credential_get(source)
+
+        monkeypatch.setattr(botocore.session.Session, "__init__", counted_init)
+        monkeypatch.setattr(botocore.session.Session, "get_credentials", counted_get_credentials)
+        monkeypatch.setattr(_signing.CredentialSource, "get", counted_credential_get)
+
+
+def configured_client() -> li.Client:
+    """Keys, region, endpoint and attempts given: nothing left to look up."""
+    return li.Client(
+        "us-east-1",
+        endpoint_url=URL,
+        config=li.ClientConfig(max_attempts=3),
+        **KEYS,  # type: ignore[arg-type]
+    )
+
+
+def register_three_times(client: li.Client) -> None:
+    for _ in range(3):
+        client.register_container_image(service_name="svc", label="web", digest=DIGEST)
+
+
+@responses.activate
+def test_explicit_keys_never_reach_the_credential_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    responses.post(URL, json=OK)
+    counts = Counts(monkeypatch)
+    register_three_times(configured_client())
+    assert counts.sessions == 0
+    assert counts.chain_lookups == 0
+    assert counts.credential_gets == 3  # one per attempt, each a plain read
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_the_credential_chain_is_resolved_once_per_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    responses.post(URL, json=OK)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEYS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", KEYS["aws_secret_access_key"])
+    counts = Counts(monkeypatch)
+    client = li.Client("us-east-1", endpoint_url=URL, config=li.ClientConfig(max_attempts=3))
+    assert counts.chain_lookups == 0  # lazily: nothing at construction
+    register_three_times(client)
+    assert counts.sessions == 1
+    assert counts.chain_lookups == 1
+    assert counts.credential_gets == 3
+    assert len(responses.calls) == 3
+
+
+def test_building_and_signing_a_request_touches_no_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_network(*_args: object, **_kwargs: object) -> None:
+        pytest.fail("building or signing a request used the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    values = {"service_name": "svc", "label": "web", "digest": DIGEST}
+    request = build_request(REGISTER_CONTAINER_IMAGE, values, endpoint_url=URL)
+    sessions = _config.SessionSource(botocore_session=None, profile_name=None)
+    credentials = _signing.CredentialSource(
+        explicit=_signing.FrozenCredentials("AKIDIMPORTS", "imports-secret", None),
+        sessions=sessions,
+    )
+    headers = _signing.Signer(credentials, "us-east-1").sign(request, {"User-Agent": "t"})
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDIMPORTS/")
