@@ -93,6 +93,9 @@ class RequestsTransport:
                 # replaced by REQUESTS_CA_BUNDLE, as requests otherwise does;
                 # with the default True, the environment's bundle still applies.
                 verify=self._session.verify,
+                # An explicit no-op auth: otherwise requests looks the host up
+                # in ~/.netrc and an entry there replaces our SigV4 header.
+                auth=_keep_signature,
                 timeout=self._timeout,
                 stream=True,
                 allow_redirects=False,
@@ -129,6 +132,10 @@ class RequestsTransport:
                         manager.pools[key].close()
         if self._owns_session:
             self._session.close()
+
+
+def _keep_signature(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 def _read_capped(response: requests.Response, limit: int) -> bytes:

@@ -164,3 +164,28 @@ def test_ensure_gives_up_on_transport_errors_with_the_attempt_count() -> None:
     with pytest.raises(li.TransportError) as info:
         client.ensure_container_image(service_name="svc", label="web", digest=DIGEST)
     assert info.value.attempts == 3
+
+
+def test_a_netrc_entry_for_the_endpoint_does_not_replace_the_signature(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from tests.scripted_server import Reply, scripted_server
+
+    netrc = Path(str(tmp_path)) / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    ok_reply = Reply.json(
+        200, {"containerImage": {"image": ":s.l.1", "digest": DIGEST, "createdAt": 1}}
+    )
+    with scripted_server(default=ok_reply) as server:
+        client = li.Client(
+            server.url and "us-east-1",
+            endpoint_url=server.url,
+            aws_access_key_id="AKID",
+            aws_secret_access_key="s",
+        )
+        client.register_container_image(service_name="svc", label="web", digest=DIGEST)
+    assert server.requests[0].headers["Authorization"].startswith("AWS4-HMAC-SHA256 ")
