@@ -93,6 +93,7 @@ from lightsail_images._oci import (
     new_hasher,
     open_image,
 )
+from lightsail_images._transport import no_netrc_auth
 
 __all__ = [
     "DEFAULT_CHUNK_THRESHOLD",
@@ -715,6 +716,7 @@ class RegistryClient:
                 url,
                 data=body,
                 headers=sent_headers,
+                auth=no_netrc_auth,
                 timeout=self._timeout,
                 stream=True,
                 allow_redirects=False,

@@ -24,7 +24,13 @@ import urllib3.exceptions
 
 from lightsail_images._protocol import HttpRequest, HttpResponse
 
-__all__ = ["MAX_BODY_BYTES", "MAX_ERROR_BODY_BYTES", "AttemptFailed", "RequestsTransport"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_ERROR_BODY_BYTES",
+    "AttemptFailed",
+    "RequestsTransport",
+    "no_netrc_auth",
+]
 
 logger = logging.getLogger("lightsail_images")
 
@@ -95,7 +101,7 @@ class RequestsTransport:
                 verify=self._session.verify,
                 # An explicit no-op auth: otherwise requests looks the host up
                 # in ~/.netrc and an entry there replaces our SigV4 header.
-                auth=_keep_signature,
+                auth=no_netrc_auth,
                 timeout=self._timeout,
                 stream=True,
                 allow_redirects=False,
@@ -134,7 +140,12 @@ class RequestsTransport:
             self._session.close()
 
 
-def _keep_signature(request: requests.PreparedRequest) -> requests.PreparedRequest:
+def no_netrc_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Leave a request's own Authorization header alone (an explicit no-op auth).
+
+    With no auth given, requests looks the host up in ``~/.netrc`` and an
+    entry there replaces the header we set.
+    """
     return request
 
 

@@ -784,3 +784,14 @@ def test_large_layer_push_keeps_memory_flat(registry, tmp_path):
     # process by more than a small fraction of the layer.
     assert report["after"] - report["before"] < size / 10
     assert report["after"] < size / 4
+
+
+def test_a_netrc_entry_for_the_registry_does_not_replace_our_credentials(
+    fake, tmp_path, monkeypatch
+):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login intruder password not-the-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    make_docker_save(tmp_path / "app.tar")
+    assert push(tmp_path / "app.tar", fake.host).digest.startswith("sha256:")
