@@ -5,8 +5,14 @@ then the shared config profile, then the default, exactly as botocore resolves
 them (we call botocore's own resolvers where it has one, so profiles, SSO and
 ``[services]`` sections behave the same as in boto3).
 
-The botocore session is created lazily, and only when a setting is not given
-explicitly, so a fully configured client reads no files at construction.
+The botocore session is created lazily, and only for the credential chain.
+Settings that live in the shared config files (region, ``max_attempts``,
+configured endpoints) are read with botocore's own file loader,
+``botocore.configloader``, the way ``Session.full_config`` and
+``Session.get_scoped_config`` read them: importing ``botocore.session`` pulls
+in botocore's whole client machinery, a sixth of a cold start and 5 MiB, and
+a client never needs it when its keys are given.  A fully configured client
+(keys, region, endpoint, ``max_attempts``) reads no files at construction.
 """
 
 from __future__ import annotations
@@ -54,6 +60,18 @@ def _pool_size(_instance: object, _attribute: attrs.Attribute[Any], value: objec
         raise ValueError(msg)
 
 
+def _header_text(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
+    # It goes into the User-Agent header: printable ASCII is what every HTTP stack takes.
+    if value is not None and not (
+        isinstance(value, str) and value.isascii() and value.isprintable()
+    ):
+        msg = (
+            "ClientConfig.user_agent_extra must be printable ASCII text on one line "
+            f"(it goes into the User-Agent header), got {value!r}"
+        )
+        raise ValueError(msg)
+
+
 @attrs.frozen
 class ClientConfig:
     """Tuning for a :class:`Client`; the names are those of botocore's ``Config``.
@@ -66,7 +84,7 @@ class ClientConfig:
             ``1`` turns retries off.
         parameter_validation: check lengths, patterns and digests before
             sending (default ``True``).  Types are always checked.
-        user_agent_extra: text appended to the ``User-Agent`` header.
+        user_agent_extra: text appended to the ``User-Agent`` header (printable ASCII).
         max_pool_connections: connections kept open for reuse (default 10);
             raise it when many threads share one client.
 
@@ -81,7 +99,7 @@ class ClientConfig:
     read_timeout: float = attrs.field(default=60, validator=_positive_number)
     max_attempts: int | None = attrs.field(default=None, validator=_max_attempts)
     parameter_validation: bool = True
-    user_agent_extra: str | None = None
+    user_agent_extra: str | None = attrs.field(default=None, validator=_header_text)
     max_pool_connections: int = attrs.field(default=10, validator=_pool_size)
 
 
@@ -104,6 +122,7 @@ class SessionSource:
         self._user_supplied = botocore_session is not None
         self._profile_name = profile_name
         self._lock = threading.Lock()
+        self._files: _SharedConfig | None = None
 
     @property
     def user_supplied(self) -> bool:
@@ -119,11 +138,24 @@ class SessionSource:
                 self._session = Session(profile=self._profile_name)
             return self._session
 
+    def _shared_config(self) -> _SharedConfig | None:
+        """Return the config files read without a session, unless a session exists."""
+        with self._lock:
+            if self._session is not None:
+                return None
+            if self._files is None:
+                self._files = _SharedConfig.read(self._profile_name)
+            return self._files
+
     def config_variable(self, name: str) -> Any:
         """Read one botocore config variable, translating config-file errors."""
         from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - lazy import
 
         try:
+            if name in _PROFILE_VARIABLES and (files := self._shared_config()) is not None:
+                env_var, key = _PROFILE_VARIABLES[name]
+                value = os.environ.get(env_var)
+                return value if value is not None else files.scoped().get(key)
             return self.get().get_config_variable(name)
         except BotoCoreError as exc:
             raise ConfigurationError(_describe_config_error(exc, self._profile_name)) from exc
@@ -137,11 +169,78 @@ class SessionSource:
         """Return the profile's settings and the whole config, for endpoint lookup."""
         from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - lazy import
 
-        session = self.get()
         try:
+            if (files := self._shared_config()) is not None:
+                return files.scoped(), files.full
+            session = self.get()
             return session.get_scoped_config(), session.full_config
         except BotoCoreError as exc:
             raise ConfigurationError(_describe_config_error(exc, self._profile_name)) from exc
+
+
+# Settings botocore reads from one environment variable, then the profile, with
+# no conversion our callers do not do themselves: (variable, profile key).
+_PROFILE_VARIABLES = {
+    "region": ("AWS_DEFAULT_REGION", "region"),
+    "max_attempts": ("AWS_MAX_ATTEMPTS", "max_attempts"),
+    "ignore_configured_endpoint_urls": (
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        "ignore_configured_endpoint_urls",
+    ),
+}
+
+
+class _SharedConfig:
+    """The shared config and credentials files, merged as a botocore Session merges them."""
+
+    # A plain class, not attrs: defined at every import, used by few clients.
+    __slots__ = ("full", "profile_name")
+
+    def __init__(self, full: dict[str, Any], profile_name: str | None) -> None:
+        self.full = full
+        self.profile_name = profile_name
+
+    @classmethod
+    def read(cls, profile_name: str | None) -> _SharedConfig:
+        """Read both files, as ``Session.full_config`` does (missing files are empty)."""
+        from botocore.configloader import (  # noqa: PLC0415 - lazy: only without settings
+            load_config,
+            raw_config_parse,
+        )
+        from botocore.exceptions import ConfigNotFound  # noqa: PLC0415 - lazy import
+
+        try:
+            full = load_config(os.environ.get("AWS_CONFIG_FILE", "~/.aws/config"))
+        except ConfigNotFound:
+            full = {"profiles": {}}
+        try:
+            credentials = raw_config_parse(
+                os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+            )
+        except ConfigNotFound:
+            credentials = {}
+        for profile, values in credentials.items():
+            full["profiles"].setdefault(profile, {}).update(values)
+        # Session's "profile" chain: the argument, AWS_DEFAULT_PROFILE, AWS_PROFILE.
+        for candidate in (
+            profile_name,
+            os.environ.get("AWS_DEFAULT_PROFILE"),
+            os.environ.get("AWS_PROFILE"),
+        ):
+            if candidate is not None:
+                return cls(full, candidate)
+        return cls(full, None)
+
+    def scoped(self) -> dict[str, Any]:
+        """Return the profile's settings, as ``Session.get_scoped_config`` does."""
+        from botocore.exceptions import ProfileNotFound  # noqa: PLC0415 - lazy import
+
+        profiles: dict[str, Any] = self.full["profiles"]
+        if self.profile_name is None:
+            return profiles.get("default", {})  # type: ignore[no-any-return]
+        if self.profile_name not in profiles:
+            raise ProfileNotFound(profile=self.profile_name)
+        return profiles[self.profile_name]  # type: ignore[no-any-return]
 
 
 def _describe_config_error(exc: Exception, profile_name: str | None) -> str:

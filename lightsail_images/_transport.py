@@ -5,6 +5,16 @@ bounded pool; ``requests`` sessions are shared between threads routinely, and
 the pool itself is thread-safe.  TLS certificates are always verified (a
 session passed in by the user keeps its own ``verify`` and proxy settings).
 
+Our own session sends each attempt straight through its adapter (the
+connection pool), with what ``Session.request`` would work out on every call
+worked out once per URL instead: the prepared URL, the adapter mounted for it,
+and the proxies and CA bundle ``merge_environment_settings`` reads from the
+environment (botocore, too, reads them once per client).  ``Session.request``
+scans the whole environment twice per call, and merges session cookies and
+``~/.netrc`` credentials that an AWS request never wants; that was two thirds
+of a call's CPU time.  A session passed in by the user still goes through
+``Session.request``, so its auth, default headers, hooks and cookies apply.
+
 Every ``requests``/``urllib3`` exception is translated here, once, into
 :class:`AttemptFailed`, which the retry loop turns into ``TransportError``.
 Response bodies are read up to a cap, so a hostile or broken peer cannot make
@@ -17,10 +27,12 @@ import contextlib
 import logging
 import re
 from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import requests
 import requests.adapters
 import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
 
 from lightsail_images._protocol import HttpRequest, HttpResponse
 
@@ -60,6 +72,14 @@ class AttemptFailed(Exception):
         self.timeout = timeout
 
 
+class _Route(NamedTuple):
+    """What sending to one method and URL needs, worked out once."""
+
+    prepared: requests.PreparedRequest  # only its method and URL
+    adapter: requests.adapters.BaseAdapter
+    settings: Mapping[str, Any]  # proxies, stream, verify, cert, from the environment
+
+
 class RequestsTransport:
     """Sends :class:`HttpRequest` objects through a ``requests.Session``."""
 
@@ -86,26 +106,30 @@ class RequestsTransport:
             # (HTTPS_PROXY, REQUESTS_CA_BUNDLE), as with botocore.
         self._session = session
         self._timeout = (connect_timeout, read_timeout)
+        self._routes: dict[tuple[str, str], _Route] = {}  # for our own session
 
     def send(self, request: HttpRequest, headers: Mapping[str, str]) -> HttpResponse:
         """Send one attempt; raise :class:`AttemptFailed` when no response arrives."""
         try:
-            response = self._session.request(
-                request.method,
-                request.url,
-                data=request.body,
-                headers={**_DROP_SESSION_DEFAULTS, **headers},
-                # Explicit, so a caller's session.verify (a custom CA) is not
-                # replaced by REQUESTS_CA_BUNDLE, as requests otherwise does;
-                # with the default True, the environment's bundle still applies.
-                verify=self._session.verify,
-                # An explicit no-op auth: otherwise requests looks the host up
-                # in ~/.netrc and an entry there replaces our SigV4 header.
-                auth=no_netrc_auth,
-                timeout=self._timeout,
-                stream=True,
-                allow_redirects=False,
-            )
+            if self._owns_session:
+                response = self._send_direct(request, headers)
+            else:
+                response = self._session.request(
+                    request.method,
+                    request.url,
+                    data=request.body,
+                    headers={**_DROP_SESSION_DEFAULTS, **headers},
+                    # Explicit, so a caller's session.verify (a custom CA) is not
+                    # replaced by REQUESTS_CA_BUNDLE, as requests otherwise does;
+                    # with the default True, the environment's bundle still applies.
+                    verify=self._session.verify,
+                    # An explicit no-op auth: otherwise requests looks the host up
+                    # in ~/.netrc and an entry there replaces our SigV4 header.
+                    auth=no_netrc_auth,
+                    timeout=self._timeout,
+                    stream=True,
+                    allow_redirects=False,
+                )
             try:
                 ok = 200 <= response.status_code < 300  # noqa: PLR2004 - the 2xx range
                 body = _read_capped(response, MAX_BODY_BYTES if ok else MAX_ERROR_BODY_BYTES)
@@ -113,13 +137,46 @@ class RequestsTransport:
                 response.close()
         except requests.exceptions.Timeout as exc:
             raise AttemptFailed(_describe(exc, request.url), timeout=True) from exc
-        except (requests.exceptions.RequestException, OSError) as exc:
+        except (requests.exceptions.RequestException, OSError, ValueError) as exc:
+            # ValueError: http.client refused a header it cannot write (a
+            # session token with a line break, say); nothing was sent.
             raise AttemptFailed(_describe(exc, request.url), timeout=False) from exc
         return HttpResponse(
             status_code=response.status_code,
             headers={k.lower(): v for k, v in response.headers.items()},
             body=body,
         )
+
+    def _send_direct(self, request: HttpRequest, headers: Mapping[str, str]) -> requests.Response:
+        route = self._routes.get((request.method, request.url)) or self._route(
+            request.method, request.url
+        )
+        # Only our headers and body: no session defaults, cookies or netrc.
+        # prepare_headers would check every header the way http.client checks
+        # it again before sending it (a twentieth of a call's CPU), and
+        # prepare_body, given bytes, only sets them and their length.
+        prepared = requests.PreparedRequest()
+        prepared.method, prepared.url = route.prepared.method, route.prepared.url
+        prepared.headers = CaseInsensitiveDict(headers)
+        prepared.headers["Content-Length"] = str(len(request.body))
+        prepared.body = request.body
+        return route.adapter.send(prepared, timeout=self._timeout, **route.settings)
+
+    def _route(self, method: str, url: str) -> _Route:
+        # One route per client in practice (one endpoint, one method).  Two
+        # threads racing here build equal routes; either one is right.
+        prepared = requests.PreparedRequest()
+        prepared.prepare_method(method)
+        prepared.prepare_url(url, None)
+        route = _Route(
+            prepared=prepared,
+            adapter=self._session.get_adapter(url),
+            settings=self._session.merge_environment_settings(
+                url, {}, stream=True, verify=self._session.verify, cert=None
+            ),
+        )
+        self._routes[method, url] = route
+        return route
 
     @property
     def session(self) -> requests.Session:

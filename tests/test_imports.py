@@ -6,8 +6,9 @@ measures them as ratios); what makes them slow does.  These tests pin down:
 - ``import lightsail_images`` loads none of botocore's client machinery, boto3
   or the push machinery: the first ``register_container_image`` needs none of
   them (docs/performance.md has the figures).
-- A fully configured client never builds a botocore ``Session``: that import
-  alone costs more than a third of a cold start.
+- A client given its keys, region and endpoint never builds a botocore
+  ``Session`` (profile settings such as ``max_attempts`` are read with
+  botocore's file loader): that import alone costs a sixth of a cold start.
 - The credential chain is resolved once per client, not per call, and
   building and signing a request touches no socket.
 
@@ -77,25 +78,24 @@ def test_import_loads_no_botocore_client_machinery_and_no_push_machinery() -> No
     assert loaded.isdisjoint(PUSH_MACHINERY), sorted(loaded & set(PUSH_MACHINERY))
 
 
-CONFIGURED_CALL = f"""
+CONFIGURED_CALL = """
 import responses
 import lightsail_images as li
 
 with responses.RequestsMock() as mock:
-    mock.post({URL!r}, json={OK!r})
-    client = li.Client(
-        "us-east-1",
-        endpoint_url={URL!r},
-        config=li.ClientConfig(max_attempts=3),
-        **{KEYS!r},
-    )
-    client.register_container_image(service_name="svc", label="web", digest={DIGEST!r})
+    mock.post({url!r}, json={ok!r})
+    client = li.Client("us-east-1", endpoint_url={url!r}, {config}**{keys!r})
+    client.register_container_image(service_name="svc", label="web", digest={digest!r})
     assert len(mock.calls) == 1
 """
 
 
-def test_a_fully_configured_call_never_loads_botocore_session() -> None:
-    loaded = modules_after(CONFIGURED_CALL)
+@pytest.mark.parametrize(
+    "config", ["", "config=li.ClientConfig(max_attempts=3), "], ids=["profile-read", "all-given"]
+)
+def test_a_configured_call_never_loads_botocore_session(config: str) -> None:
+    code = CONFIGURED_CALL.format(url=URL, ok=OK, keys=KEYS, digest=DIGEST, config=config)
+    loaded = modules_after(code)
     assert "lightsail_images._protocol" in loaded
     assert loaded.isdisjoint(BOTOCORE_CLIENT_MACHINERY), sorted(
         loaded & set(BOTOCORE_CLIENT_MACHINERY)
@@ -133,14 +133,9 @@ class Counts:
         monkeypatch.setattr(_signing.CredentialSource, "get", counted_credential_get)
 
 
-def configured_client() -> li.Client:
-    """Keys, region, endpoint and attempts given: nothing left to look up."""
-    return li.Client(
-        "us-east-1",
-        endpoint_url=URL,
-        config=li.ClientConfig(max_attempts=3),
-        **KEYS,  # type: ignore[arg-type]
-    )
+def configured_client(config: li.ClientConfig | None) -> li.Client:
+    """Keys, region and endpoint given; attempts given, or read from the (empty) profile."""
+    return li.Client("us-east-1", endpoint_url=URL, config=config, **KEYS)  # type: ignore[arg-type]
 
 
 def register_three_times(client: li.Client) -> None:
@@ -148,11 +143,14 @@ def register_three_times(client: li.Client) -> None:
         client.register_container_image(service_name="svc", label="web", digest=DIGEST)
 
 
+@pytest.mark.parametrize("config", [None, li.ClientConfig(max_attempts=3)])
 @responses.activate
-def test_explicit_keys_never_reach_the_credential_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_explicit_keys_never_reach_the_credential_chain(
+    monkeypatch: pytest.MonkeyPatch, config: li.ClientConfig | None
+) -> None:
     responses.post(URL, json=OK)
     counts = Counts(monkeypatch)
-    register_three_times(configured_client())
+    register_three_times(configured_client(config))
     assert counts.sessions == 0
     assert counts.chain_lookups == 0
     assert counts.credential_gets == 3  # one per attempt, each a plain read

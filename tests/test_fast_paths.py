@@ -1,0 +1,234 @@
+"""The fast paths behave as the slow ones did (docs/performance.md says why they exist).
+
+- Profile settings are read with botocore's file loader instead of a botocore
+  Session: the answers must be the Session's own.
+- Our own requests session sends straight through its adapter, with the
+  environment read once per URL: proxies still apply, ``~/.netrc`` never
+  replaces the signature.
+- The signer keeps the SigV4 signing key and the Host value: signatures must
+  stay botocore's, across dates and rotated secrets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+
+import botocore.auth
+import botocore.credentials
+import botocore.session
+import pytest
+import requests.utils
+import responses
+from botocore.awsrequest import AWSRequest
+
+import lightsail_images as li
+from lightsail_images import _config, _signing
+from lightsail_images._config import ConfigurationError
+from lightsail_images._operations import REGISTER_CONTAINER_IMAGE
+from lightsail_images._protocol import build_request
+from tests.scripted_server import Reply, scripted_server
+
+URL = "https://lightsail.us-east-1.amazonaws.com/"
+DIGEST = "sha256:" + "fa" * 32
+OK = {"containerImage": {"image": ":svc.web.1", "digest": DIGEST, "createdAt": 1}}
+KEYS = {"aws_access_key_id": "AKIDFAST", "aws_secret_access_key": "fast-secret"}
+
+
+def register(client: li.Client) -> li.RegisterContainerImageResult:
+    return client.register_container_image(service_name="svc", label="web", digest=DIGEST)
+
+
+# --- profile settings without a botocore Session ----------------------------------------
+
+CONFIG = """\
+[default]
+region = eu-west-1
+max_attempts = 4
+[profile ops]
+region = eu-north-1
+endpoint_url = http://ops:1
+[profile creds-only]
+region = ap-south-1
+"""
+CREDENTIALS = """\
+[default]
+aws_access_key_id = AKIDDEFAULT
+aws_secret_access_key = s
+max_attempts = 6
+[creds-only]
+aws_access_key_id = AKIDCREDS
+aws_secret_access_key = s
+[only-in-credentials]
+region = us-west-1
+"""
+
+
+@pytest.fixture
+def profiles() -> None:
+    import os
+
+    pathlib.Path(os.environ["AWS_CONFIG_FILE"]).write_text(CONFIG)
+    pathlib.Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"]).write_text(CREDENTIALS)
+
+
+@pytest.mark.parametrize(
+    ("profile_name", "env"),
+    [
+        (None, {}),
+        ("ops", {}),
+        ("creds-only", {}),
+        ("only-in-credentials", {}),
+        (None, {"AWS_PROFILE": "ops"}),
+        (None, {"AWS_DEFAULT_PROFILE": "creds-only", "AWS_PROFILE": "ops"}),
+        ("ops", {"AWS_PROFILE": "creds-only"}),
+    ],
+)
+def test_the_file_reader_answers_as_a_botocore_session_does(
+    profiles: None, monkeypatch: pytest.MonkeyPatch, profile_name: str | None, env: dict[str, str]
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ours = _config._SharedConfig.read(profile_name)
+    session = botocore.session.Session(profile=profile_name)
+    assert ours.full == session.full_config
+    assert ours.scoped() == session.get_scoped_config()
+
+
+def test_profile_settings_still_apply_without_a_session(
+    profiles: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = li.Client(**KEYS)  # type: ignore[arg-type]
+    assert (client.region_name, client.max_attempts) == ("eu-west-1", 6)  # credentials file wins
+    ops = li.Client(profile_name="ops", **KEYS)  # type: ignore[arg-type]
+    assert (ops.region_name, ops.endpoint_url) == ("eu-north-1", "http://ops:1")
+    monkeypatch.setenv("AWS_PROFILE", "only-in-credentials")
+    assert li.Client(**KEYS).region_name == "us-west-1"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("with_session", [False, True])
+def test_a_bad_max_attempts_in_the_profile_is_a_configuration_error(
+    with_session: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    pathlib.Path(os.environ["AWS_CONFIG_FILE"]).write_text("[default]\nmax_attempts = lots\n")
+    session = {"botocore_session": botocore.session.Session()} if with_session else {}
+    with pytest.raises(ConfigurationError, match="max_attempts"):
+        li.Client("us-east-1", endpoint_url=URL, **session, **KEYS)  # type: ignore[arg-type]
+
+
+# --- the transport: straight to our adapter ----------------------------------------------
+
+
+@responses.activate
+def test_the_environment_is_read_once_per_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    responses.post(URL, json=OK)
+    reads = 0
+    original = requests.utils.get_environ_proxies
+
+    def counted(*args: object, **kwargs: object) -> object:
+        nonlocal reads
+        reads += 1
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counted)
+    client = li.Client("us-east-1", **KEYS)  # type: ignore[arg-type]
+    for _ in range(3):
+        register(client)
+    assert reads == 1
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_a_netrc_entry_never_replaces_the_signature(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine lightsail.us-east-1.amazonaws.com login user password pass\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    responses.post(URL, json=OK)
+    register(li.Client("us-east-1", **KEYS))  # type: ignore[arg-type]
+    authorization = responses.calls[0].request.headers["Authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDFAST/")
+
+
+def test_an_http_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = "http://lightsail.example.invalid/"
+    with scripted_server(default=Reply.json(200, OK)) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        register(li.Client("us-east-1", endpoint_url=endpoint, **KEYS))  # type: ignore[arg-type]
+    (request,) = proxy.requests
+    assert request.path == endpoint  # the absolute form: it went through the proxy
+
+
+@pytest.mark.parametrize(
+    "extra", ["x\r\nInjected: 1", "x\r\n folded", "tab\there", "caf\u00e9", "\x00"]
+)
+def test_a_user_agent_suffix_that_cannot_be_a_header_is_refused_at_once(extra: str) -> None:
+    with pytest.raises(ValueError, match="user_agent_extra must be printable ASCII"):
+        li.ClientConfig(user_agent_extra=extra)
+
+
+def test_a_header_http_cannot_carry_is_a_transport_error_and_never_sent() -> None:
+    with scripted_server(default=Reply.json(200, OK)) as server:
+        client = li.Client(
+            "us-east-1",
+            endpoint_url=server.url,
+            aws_session_token="token\r\nInjected: 1",
+            config=li.ClientConfig(max_attempts=1),
+            **KEYS,  # type: ignore[arg-type]
+        )
+        with pytest.raises(li.TransportError):
+            register(client)
+    assert server.requests == []
+
+
+# --- the signer: a kept signing key and Host value ------------------------------------------
+
+
+def botocore_authorization(
+    secret: str, when: dt.datetime, request: li._protocol.HttpRequest, token: str | None
+) -> str:
+    aws_request = AWSRequest(
+        method=request.method, url=request.url, headers=dict(request.headers), data=request.body
+    )
+    credentials = botocore.credentials.Credentials("AKIDFAST", secret, token)
+    auth = botocore.auth.SigV4Auth(credentials, "lightsail", "eu-west-2")
+    original = botocore.auth.get_current_datetime
+    botocore.auth.get_current_datetime = lambda: when.replace(tzinfo=None)
+    try:
+        auth.add_auth(aws_request)
+    finally:
+        botocore.auth.get_current_datetime = original
+    return str(aws_request.headers["Authorization"])
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [URL, "http://127.0.0.1:8080/", "https://LightSail.Example.com:443/", "http://[::1]:9/"],
+)
+def test_signatures_stay_botocores_across_dates_secrets_and_hosts(endpoint: str) -> None:
+    values = {"service_name": "svc", "label": "web", "digest": DIGEST}
+    request = build_request(REGISTER_CONTAINER_IMAGE, values, endpoint_url=endpoint)
+    now = dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=dt.timezone.utc)
+    secret = {"value": "first-secret"}
+    source = _signing.CredentialSource(
+        explicit=None, sessions=_config.SessionSource(botocore_session=None, profile_name=None)
+    )
+    source.get = lambda: _signing.FrozenCredentials("AKIDFAST", secret["value"], "tok")  # type: ignore[method-assign]
+    signer = _signing.Signer(source, "eu-west-2", clock=lambda: now)
+    steps = [
+        (now, "first-secret"),
+        (now, "first-secret"),  # the kept key
+        (now, "rotated-secret"),  # same date, new secret: a new key
+        (now + dt.timedelta(seconds=1), "rotated-secret"),  # a new day
+    ]
+    for when, value in steps:
+        secret["value"] = value
+        signer._clock = lambda when=when: when  # type: ignore[misc]
+        ours = signer.sign(request, {})
+        assert "host" not in {name.lower() for name in ours}  # the HTTP library writes it
+        assert ours["Authorization"] == botocore_authorization(value, when, request, "tok")
