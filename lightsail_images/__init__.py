@@ -21,6 +21,8 @@ from lightsail_images._config import ClientConfig
 from lightsail_images._errors import (
     AccessDeniedException,
     ConfigurationError,
+    DigestMismatchError,
+    ImageSourceError,
     InvalidInputException,
     LightsailError,
     MalformedResponseError,
@@ -28,7 +30,10 @@ from lightsail_images._errors import (
     NoRegionError,
     NotFoundException,
     ParamValidationError,
+    PlatformError,
     RegionSetupInProgressException,
+    RegistryAuthError,
+    RegistryError,
     ServiceError,
     ServiceException,
     TransportError,
@@ -45,32 +50,20 @@ from lightsail_images._models import (
     ImageRef,
     PruneResult,
     RegisterContainerImageResult,
+    RegistryErrorDetail,
     ResponseMetadata,
 )
 from lightsail_images._version import __version__
 
 if _typing.TYPE_CHECKING:
-    from lightsail_images._oci import ImageSourceError, PlatformError
-    from lightsail_images._registry import (
-        DigestMismatchError,
-        PushedImage,
-        PushProgress,
-        RegistryAuthError,
-        RegistryError,
-        RegistryErrorDetail,
-    )
+    from lightsail_images._registry import PushedImage, PushProgress
 
 # The push machinery (tar, gzip, a thread pool, the registry protocol) loads
-# on first use, so scripts that only register images never pay for it.
+# on first use, so scripts that only register images never pay for it.  Its
+# exceptions live in _errors.py with every other one, and load eagerly.
 _LAZY = {
-    "ImageSourceError": "lightsail_images._oci",
-    "PlatformError": "lightsail_images._oci",
-    "DigestMismatchError": "lightsail_images._registry",
     "PushProgress": "lightsail_images._registry",
     "PushedImage": "lightsail_images._registry",
-    "RegistryAuthError": "lightsail_images._registry",
-    "RegistryError": "lightsail_images._registry",
-    "RegistryErrorDetail": "lightsail_images._registry",
 }
 
 

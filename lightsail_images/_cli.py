@@ -53,11 +53,14 @@ from typing_extensions import Self
 from lightsail_images._client import Client
 from lightsail_images._errors import (
     ConfigurationError,
+    ImageSourceError,
     LightsailError,
     MalformedResponseError,
     NoCredentialsError,
     NoRegionError,
     ParamValidationError,
+    RegistryAuthError,
+    RegistryError,
     ServiceError,
     TransportError,
 )
@@ -545,15 +548,12 @@ def exit_code_for(error: BaseException) -> ExitCode:
 
 
 def _push_exit_code(error: BaseException) -> ExitCode | None:
-    # The push modules load lazily; an error from them means they are loaded.
-    oci = sys.modules.get("lightsail_images._oci")
-    registry = sys.modules.get("lightsail_images._registry")
-    if oci is not None and isinstance(error, oci.ImageSourceError):
+    if isinstance(error, ImageSourceError):
         return ExitCode.USAGE  # the image on disk: wrong platform, unreadable
-    if registry is not None and isinstance(error, registry.RegistryAuthError):
+    if isinstance(error, RegistryAuthError):
         return ExitCode.REJECTED
-    if registry is not None and isinstance(error, registry.RegistryError):
-        status: int | None = getattr(error, "http_status_code", None)
+    if isinstance(error, RegistryError):
+        status = error.http_status_code
         if status is not None and 400 <= status < 500:  # noqa: PLR2004 - the 4xx range
             return ExitCode.REJECTED
         return ExitCode.FAILED

@@ -7,9 +7,15 @@ The tree::
     ├── ConfigurationError              the client cannot be configured as asked
     │   ├── NoRegionError               no region from arguments or configuration
     │   └── NoCredentialsError          the credential chain found nothing
+    ├── ImageSourceError                the image on disk cannot be pushed
+    │   └── PlatformError               it has no image for the platform asked for
     ├── TransportError                  no HTTP response after the last attempt
+    │                                   (Lightsail's endpoint or a registry)
     ├── MalformedResponseError          a response we cannot make sense of
-    └── ServiceError                    an error response (also botocore ClientError)
+    ├── RegistryError                   a registry refused or failed a push step
+    │   ├── RegistryAuthError           it rejected the credentials, or denies the push
+    │   └── DigestMismatchError         it stored other bytes than were sent
+    └── ServiceError                    a Lightsail error response (also botocore ClientError)
         ├── AccessDeniedException
         ├── InvalidInputException
         ├── NotFoundException
@@ -17,15 +23,23 @@ The tree::
         ├── UnauthenticatedException
         └── RegionSetupInProgressException
 
-Local errors (``ParamValidationError``, ``ConfigurationError``) mean *you* asked
-for something that cannot work; nothing was sent.  Remote errors
-(``ServiceError``, ``MalformedResponseError``, ``TransportError``) mean the
-attempt was made and the other side, or the network, failed it.
+Local errors (``ParamValidationError``, ``ConfigurationError``,
+``ImageSourceError``) mean *you* asked for something that cannot work; nothing
+was sent for it.  Remote errors (``ServiceError``, ``RegistryError``,
+``MalformedResponseError``, ``TransportError``) mean the attempt was made and
+the other side, or the network, failed it.  A network failure is a
+``TransportError`` wherever it happens, on a Lightsail call or during a push.
+
+Every class pickles the same way: :class:`LightsailError` records the
+arguments each instance was built with and ``__reduce__`` rebuilds it from
+them, so a subclass with keyword-only attributes needs no pickling code of its
+own (exceptions cross process boundaries in ``concurrent.futures`` and
+``multiprocessing``).
 
 ``ServiceError`` subclasses :class:`botocore.exceptions.ClientError` so that code
 written around boto3 (``err.response["Error"]["Code"]``) keeps working.  This
 module only defines the classes; the wire-level parsing that fills them lives in
-``_protocol.py``.
+``_protocol.py`` (Lightsail) and the push modules (registries, image sources).
 """
 
 from __future__ import annotations
@@ -35,12 +49,15 @@ from typing import Any
 
 import attrs
 from botocore.exceptions import ClientError
+from typing_extensions import Self
 
-from lightsail_images._models import ErrorDetails
+from lightsail_images._models import ErrorDetails, RegistryErrorDetail
 
 __all__ = [
     "AccessDeniedException",
     "ConfigurationError",
+    "DigestMismatchError",
+    "ImageSourceError",
     "InvalidInputException",
     "LightsailError",
     "MalformedResponseError",
@@ -48,7 +65,10 @@ __all__ = [
     "NoRegionError",
     "NotFoundException",
     "ParamValidationError",
+    "PlatformError",
     "RegionSetupInProgressException",
+    "RegistryAuthError",
+    "RegistryError",
     "ServiceError",
     "ServiceException",
     "TransportError",
@@ -68,6 +88,25 @@ class LightsailError(Exception):
         except li.LightsailError as err:
             log.error("registration failed: %s", err)
     """
+
+    # The arguments this instance was built with, for pickling.
+    _init_args: tuple[Any, ...]
+    _init_kwargs: dict[str, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        self = super().__new__(cls, *args)
+        self._init_args = args
+        self._init_kwargs = kwargs
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild through __init__, so every attribute (and ServiceError's
+        # botocore ``response``) is computed again exactly as it first was.
+        return (_rebuild, (type(self), self._init_args, self._init_kwargs))
+
+
+def _rebuild(cls: type[LightsailError], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return cls(*args, **kwargs)
 
 
 @attrs.frozen
@@ -112,9 +151,6 @@ class ParamValidationError(LightsailError, ValueError):
         count = f"{len(errors)} invalid parameter{'s' if len(errors) != 1 else ''}"
         super().__init__(f"{count} for {operation_name}; nothing was sent:\n{lines}")
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.operation_name, self.errors))
-
 
 class ConfigurationError(LightsailError):
     """The client cannot be configured as asked (a missing profile, a bad endpoint URL...)."""
@@ -128,6 +164,38 @@ class NoCredentialsError(ConfigurationError):
     """The credential chain found no credentials, or could not load them."""
 
 
+class ImageSourceError(LightsailError):
+    """The image on disk cannot be pushed: missing, unreadable, corrupt or unsupported.
+
+    Nothing was sent for the blob or manifest concerned.  The message names the
+    file and says what to do, for example::
+
+        try:
+            client.push_container_image(service_name="svc", label="web", source="app.tar")
+        except li.ImageSourceError as err:
+            print(err)  # "app.tar: layer 2 ... does not match ... export it again"
+    """
+
+
+class PlatformError(ImageSourceError):
+    """The image is not for the platform Lightsail runs (``linux/amd64``).
+
+    Attributes:
+        wanted: the platform asked for, for example ``"linux/amd64"``.
+        available: the platforms the source offers, for example
+            ``("linux/arm64/v8",)``; empty when the source names none.
+
+    """
+
+    wanted: str
+    available: tuple[str, ...]
+
+    def __init__(self, message: str, *, wanted: str, available: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.wanted = wanted
+        self.available = available
+
+
 class TransportError(LightsailError):
     """No HTTP response arrived, even after the last retry.
 
@@ -138,13 +206,6 @@ class TransportError(LightsailError):
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         super().__init__(message)
         self.attempts = attempts
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_transport_error, (type(self), self.args[0], self.attempts))
-
-
-def _rebuild_transport_error(cls: type[TransportError], message: str, attempts: int) -> Any:
-    return cls(message, attempts=attempts)
 
 
 class MalformedResponseError(LightsailError):
@@ -166,21 +227,74 @@ class MalformedResponseError(LightsailError):
         self.request_id = request_id
         self.attempts = attempts
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            _rebuild_malformed,
-            (type(self), self.args[0], self.http_status_code, self.request_id, self.attempts),
-        )
+
+class RegistryError(LightsailError):
+    """A registry refused or failed a push step.
+
+    A registry that could not be reached at all (connection refused, reset,
+    timeout) raises :class:`TransportError` instead, as Lightsail calls do.
+
+    Attributes:
+        http_status_code: the status of the response that failed the step.
+        errors: the registry's error entries, in order.
+        attempts: how many attempts the failed step got.
+
+    Example::
+
+        try:
+            client.push_container_image(service_name="svc", label="web", source=path)
+        except li.RegistryError as err:
+            if "BLOB_UPLOAD_INVALID" in err.codes:
+                ...
+
+    """
+
+    http_status_code: int | None
+    errors: tuple[RegistryErrorDetail, ...]
+    attempts: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status_code: int | None = None,
+        errors: tuple[RegistryErrorDetail, ...] = (),
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.http_status_code = http_status_code
+        self.errors = errors
+        self.attempts = attempts
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The error codes the registry sent, for example ``("DENIED",)``."""
+        return tuple(e.code for e in self.errors)
 
 
-def _rebuild_malformed(
-    cls: type[MalformedResponseError],
-    message: str,
-    status: int,
-    request_id: str | None,
-    attempts: int,
-) -> Any:
-    return cls(message, http_status_code=status, request_id=request_id, attempts=attempts)
+class RegistryAuthError(RegistryError):
+    """The registry (or its token service) rejected the credentials, or denies the push.
+
+    Registry logins from Lightsail are temporary: get a new one and push again.
+    """
+
+
+class DigestMismatchError(RegistryError):
+    """The registry stored different bytes than were sent.
+
+    Attributes:
+        expected: the digest computed locally.
+        actual: the ``Docker-Content-Digest`` the registry reported.
+
+    """
+
+    expected: str
+    actual: str
+
+    def __init__(self, message: str, *, expected: str, actual: str) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
 
 
 class ServiceError(LightsailError, ClientError):  # type: ignore[misc]  # botocore is untyped
@@ -284,29 +398,6 @@ class ServiceError(LightsailError, ClientError):  # type: ignore[misc]  # botoco
         if self.attempts > 1:
             extras.append(f"after {self.attempts} attempts")
         return f"{text} ({', '.join(extras)})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            _rebuild_service_error,
-            (
-                type(self),
-                {
-                    "code": self.code,
-                    "message": self.message,
-                    "details": self.details,
-                    "http_status_code": self.http_status_code,
-                    "request_id": self.request_id,
-                    "operation_name": self.operation_name,
-                    "attempts": self.attempts,
-                    "headers": self._headers,
-                    "modeled_members": self._modeled_members,
-                },
-            ),
-        )
-
-
-def _rebuild_service_error(cls: type[ServiceError], kwargs: dict[str, Any]) -> Any:
-    return cls(**kwargs)
 
 
 class AccessDeniedException(ServiceError):

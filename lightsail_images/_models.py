@@ -22,6 +22,7 @@ __all__ = [
     "ImageRef",
     "PruneResult",
     "RegisterContainerImageResult",
+    "RegistryErrorDetail",
     "ResponseMetadata",
 ]
 
@@ -266,3 +267,19 @@ class ContainerServiceDeployments:
 class ContainerServicesResult:
     container_services: tuple[ContainerServiceDeployments, ...] = ()
     response_metadata: ResponseMetadata
+
+
+@attrs.frozen
+class RegistryErrorDetail:
+    """One entry of a registry's ``{"errors": [...]}`` body.
+
+    Attributes:
+        code: the spec's error code, for example ``"BLOB_UNKNOWN"`` or ``"DENIED"``.
+        message: the registry's text, or ``""``.
+        detail: the ``detail`` member as compact JSON text, when there is one.
+
+    """
+
+    code: str
+    message: str = ""
+    detail: str | None = None

@@ -79,7 +79,7 @@ from typing import Any, BinaryIO, Literal, Protocol
 import attrs
 from typing_extensions import Self
 
-from lightsail_images._errors import LightsailError
+from lightsail_images._errors import ImageSourceError, PlatformError
 
 __all__ = [
     "DOCKER_CONFIG",
@@ -93,12 +93,10 @@ __all__ = [
     "BlobReader",
     "Descriptor",
     "Hasher",
-    "ImageSourceError",
     "LocalBlob",
     "LocalImage",
     "Manifest",
     "Platform",
-    "PlatformError",
     "compute_digest",
     "new_hasher",
     "open_image",
@@ -143,45 +141,6 @@ GZIP_LEVEL = 6
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _DIGEST = re.compile(r"(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})")
-
-
-class ImageSourceError(LightsailError):
-    """The image on disk cannot be pushed: missing, unreadable, corrupt or unsupported.
-
-    Nothing was sent for the blob or manifest concerned.  The message names the
-    file and says what to do, for example::
-
-        try:
-            client.push_container_image(service_name="svc", label="web", source="app.tar")
-        except li.ImageSourceError as err:
-            print(err)  # "app.tar: layer 2 ... does not match ... export it again"
-    """
-
-
-class PlatformError(ImageSourceError):
-    """The image is not for the platform Lightsail runs (``linux/amd64``).
-
-    Attributes:
-        wanted: the platform asked for, for example ``"linux/amd64"``.
-        available: the platforms the source offers, for example
-            ``("linux/arm64/v8",)``; empty when the source names none.
-
-    """
-
-    wanted: str
-    available: tuple[str, ...]
-
-    def __init__(self, message: str, *, wanted: str, available: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.wanted = wanted
-        self.available = available
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_platform_error, (self.args[0], self.wanted, self.available))
-
-
-def _rebuild_platform_error(message: str, wanted: str, available: tuple[str, ...]) -> Any:
-    return PlatformError(message, wanted=wanted, available=available)
 
 
 # -- pure: data and parsing -------------------------------------------------

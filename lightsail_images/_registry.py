@@ -75,18 +75,26 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import attrs
 import requests
 import requests.adapters
 
 from lightsail_images import _retry
-from lightsail_images._errors import LightsailError, ParamValidationError, ValidationProblem
+from lightsail_images._errors import (
+    DigestMismatchError,
+    ImageSourceError,
+    ParamValidationError,
+    RegistryAuthError,
+    RegistryError,
+    TransportError,
+    ValidationProblem,
+)
+from lightsail_images._models import RegistryErrorDetail
 from lightsail_images._oci import (
     Descriptor,
     Hasher,
-    ImageSourceError,
     LocalBlob,
     LocalImage,
     Manifest,
@@ -99,14 +107,10 @@ __all__ = [
     "DEFAULT_CHUNK_THRESHOLD",
     "DEFAULT_MAX_ATTEMPTS",
     "Challenge",
-    "DigestMismatchError",
     "ProgressCallback",
     "PushProgress",
     "PushedImage",
-    "RegistryAuthError",
     "RegistryClient",
-    "RegistryError",
-    "RegistryErrorDetail",
     "parse_challenges",
     "parse_error_body",
     "parse_range",
@@ -142,115 +146,6 @@ _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 _HOST = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
 )
-
-
-# -- errors -----------------------------------------------------------------
-
-
-@attrs.frozen
-class RegistryErrorDetail:
-    """One entry of a registry's ``{"errors": [...]}`` body.
-
-    Attributes:
-        code: the spec's error code, for example ``"BLOB_UNKNOWN"`` or ``"DENIED"``.
-        message: the registry's text, or ``""``.
-        detail: the ``detail`` member as compact JSON text, when there is one.
-
-    """
-
-    code: str
-    message: str = ""
-    detail: str | None = None
-
-
-class RegistryError(LightsailError):
-    """The registry refused or failed a push step, or could not be reached.
-
-    Attributes:
-        http_status_code: the status of the last response; ``None`` when no
-            response arrived (connection refused, reset, timeout).
-        errors: the registry's error entries, in order.
-        attempts: how many attempts the failed step got.
-
-    Example::
-
-        try:
-            client.push_container_image(service_name="svc", label="web", source=path)
-        except li.RegistryError as err:
-            if "BLOB_UPLOAD_INVALID" in err.codes:
-                ...
-
-    """
-
-    http_status_code: int | None
-    errors: tuple[RegistryErrorDetail, ...]
-    attempts: int
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        http_status_code: int | None = None,
-        errors: tuple[RegistryErrorDetail, ...] = (),
-        attempts: int = 1,
-    ) -> None:
-        super().__init__(message)
-        self.http_status_code = http_status_code
-        self.errors = errors
-        self.attempts = attempts
-
-    @property
-    def codes(self) -> tuple[str, ...]:
-        """The error codes the registry sent, for example ``("DENIED",)``."""
-        return tuple(e.code for e in self.errors)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            _rebuild_registry_error,
-            (type(self), self.args[0], self.http_status_code, self.errors, self.attempts),
-        )
-
-
-def _rebuild_registry_error(
-    cls: type[RegistryError],
-    message: str,
-    status: int | None,
-    errors: tuple[RegistryErrorDetail, ...],
-    attempts: int,
-) -> Any:
-    return cls(message, http_status_code=status, errors=errors, attempts=attempts)
-
-
-class RegistryAuthError(RegistryError):
-    """The registry (or its token service) rejected the credentials, or denies the push.
-
-    Registry logins from Lightsail are temporary: get a new one and push again.
-    """
-
-
-class DigestMismatchError(RegistryError):
-    """The registry stored different bytes than were sent.
-
-    Attributes:
-        expected: the digest computed locally.
-        actual: the ``Docker-Content-Digest`` the registry reported.
-
-    """
-
-    expected: str
-    actual: str
-
-    def __init__(self, message: str, *, expected: str, actual: str) -> None:
-        super().__init__(message)
-        self.expected = expected
-        self.actual = actual
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_mismatch, (self.args[0], self.expected, self.actual))
-
-
-def _rebuild_mismatch(message: str, expected: str, actual: str) -> Any:
-    return DigestMismatchError(message, expected=expected, actual=actual)
 
 
 # -- results and progress ---------------------------------------------------
@@ -537,11 +432,13 @@ class _Transient(Exception):
         *,
         status: int | None = None,
         errors: tuple[RegistryErrorDetail, ...] = (),
+        no_response: bool = False,
     ) -> None:
         super().__init__(description)
         self.description = description
         self.status = status
         self.errors = errors
+        self.no_response = no_response
 
 
 class _Cancelled(Exception):
@@ -727,7 +624,9 @@ class RegistryClient:
                 response.close()
         except requests.exceptions.RequestException as exc:
             cause = _root_cause(exc)
-            raise _Transient(f"{what}: {method} {path}: no response ({cause})") from exc
+            raise _Transient(
+                f"{what}: {method} {path}: no response ({cause})", no_response=True
+            ) from exc
         logger.debug("%s %s -> %d", method, path, response.status_code)
         return _Response(
             status=response.status_code,
@@ -882,13 +781,14 @@ class RegistryClient:
                 return step(attempt)
             except _Transient as exc:
                 if attempt >= self.max_attempts:
+                    if exc.no_response:
+                        raise TransportError(
+                            f"{exc.description}; gave up after {attempt} attempts."
+                            " Is the registry up, and reachable from here?",
+                            attempts=attempt,
+                        ) from exc.__cause__
                     raise RegistryError(
-                        f"{exc.description}; gave up after {attempt} attempts"
-                        + (
-                            ". Is the registry up, and reachable from here?"
-                            if exc.status is None
-                            else ""
-                        ),
+                        f"{exc.description}; gave up after {attempt} attempts",
                         http_status_code=exc.status,
                         errors=exc.errors,
                         attempts=attempt,

@@ -738,3 +738,24 @@ def test_readme_demo_runs():
     assert "(exit status 3)" in out
     assert "(exit status 2)" in out
     assert out.rstrip().endswith("demo OK: every command behaved as expected")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"this is not a tar archive", "tar archive"),
+        (b"\x1f\x8b\x08\x00" + b"\x00" * 40, "compressed"),  # a gzip header, then garbage
+    ],
+)
+def test_push_of_a_malformed_image_exits_2_with_the_image_source_message(
+    cli, svc, tmp_path, content, expected
+):
+    image = tmp_path / "broken.tar"
+    image.write_bytes(content)
+    code, out, err = cli("push", "--service-name", "svc", "--label", "web", str(image))
+    assert code == 2
+    assert out == ""
+    assert_clean_error(err, error_type="ImageSourceError")
+    assert "broken.tar" in err
+    assert expected in err
+    assert svc.images("svc") == []

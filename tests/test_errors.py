@@ -128,6 +128,53 @@ def test_other_errors_pickle_round_trip() -> None:
     assert "1 invalid parameter for Op" in str(validation)
 
 
+# One instance of every public exception class, built with every attribute set.
+def _every_exception() -> list[li.LightsailError]:
+    problem = li.ValidationProblem("label", "pattern", "label: bad")
+    detail = li.RegistryErrorDetail("DENIED", "no", '{"a":1}')
+    return [
+        li.LightsailError("plain"),
+        li.ParamValidationError("Op", (problem,)),
+        li.ConfigurationError("bad endpoint"),
+        li.NoRegionError("no region"),
+        li.NoCredentialsError("no keys"),
+        li.ImageSourceError("app.tar: corrupt"),
+        li.PlatformError("arm only", wanted="linux/amd64", available=("linux/arm64",)),
+        li.TransportError("down", attempts=3),
+        li.MalformedResponseError("bad", http_status_code=200, request_id="r", attempts=2),
+        li.RegistryError("refused", http_status_code=400, errors=(detail,), attempts=2),
+        li.RegistryAuthError("denied", http_status_code=403, errors=(detail,)),
+        li.DigestMismatchError("rewrote", expected="sha256:" + "a" * 64, actual="sha256:x"),
+        *(make(cls) for cls in (*MODELED, li.ServiceError)),
+    ]
+
+
+def _public_exception_classes() -> set[type[BaseException]]:
+    return {
+        value
+        for name in li.__all__
+        if isinstance(value := getattr(li, name), type) and issubclass(value, BaseException)
+    }
+
+
+def test_every_public_exception_class_round_trips_through_pickle() -> None:
+    errors = _every_exception()
+    assert {type(e) for e in errors} == _public_exception_classes()  # none left out
+    for err in errors:
+        again = pickle.loads(pickle.dumps(err))
+        assert type(again) is type(err)
+        assert str(again) == str(err)
+        assert again.args == err.args
+        public = {k: v for k, v in vars(err).items() if not k.startswith("_")}
+        assert {k: v for k, v in vars(again).items() if not k.startswith("_")} == public
+        for name in ("codes", "tip", "docs", "response"):
+            assert getattr(again, name, None) == getattr(err, name, None)
+
+
+def test_every_exception_class_lives_in_errors_module() -> None:
+    assert {cls.__module__ for cls in _public_exception_classes()} == {"lightsail_images._errors"}
+
+
 def test_boto3_style_handling_keeps_working() -> None:
     with pytest.raises(ClientError) as info:  # how boto3 code catches it
         raise make()

@@ -143,7 +143,7 @@ def test_missing_source_and_bad_names(
     assert fake.requests == ()
 
 
-def test_registry_down_is_a_registry_error(tmp_path: Path) -> None:
+def test_registry_down_is_a_transport_error(tmp_path: Path) -> None:
     fake = FakeLightsail()
     fake.add_container_service("svc")
     fake.set_registry(
@@ -158,7 +158,7 @@ def test_registry_down_is_a_registry_error(tmp_path: Path) -> None:
             aws_access_key_id=fake.access_key_id,
             aws_secret_access_key=fake.secret_access_key,
         ) as client,
-        pytest.raises(li.RegistryError),
+        pytest.raises(li.TransportError),  # no response from the registry
     ):
         client.push_container_image(service_name="svc", label="web", source=built.path)
     assert fake.images("svc") == []

@@ -1,0 +1,20 @@
+"""Pushing an image from disk to an OCI registry: one module per step.
+
+Read in the order a push happens:
+
+- ``image.py``: the image model (descriptors, manifests, blobs, digests).
+- ``sources.py``: reading an image from disk (layout directory, OCI archive,
+  ``docker save`` tarball).
+- ``distribution.py``: the OCI distribution protocol as pure code: requests
+  to build, answers to classify (status, challenges, ``Range``, ``Location``).
+- ``auth.py``: Basic and Bearer authentication, with credentials that never
+  show in a repr, a log line or a message.
+- ``upload.py``: one blob's upload session.
+- ``push.py``: the orchestration: ping, check, upload in a bounded pool,
+  store the manifest, check its digest.
+
+Nothing here is imported by ``import lightsail_images``: the first push loads
+it.  HTTP goes through ``lightsail_images._transport``, retries through
+``lightsail_images._retry`` and every exception comes from
+``lightsail_images._errors``, shared with the Lightsail calls.
+"""
