@@ -35,9 +35,12 @@ from lightsail_images._errors import (
 from lightsail_images._lifecycle import find_registered, plan_prune
 from lightsail_images._models import ImageRef, PruneResult
 from lightsail_images._operations import (
+    CREATE_CONTAINER_SERVICE_DEPLOYMENT,
     CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN,
     DELETE_CONTAINER_IMAGE,
     GET_CONTAINER_IMAGES,
+    GET_CONTAINER_LOG,
+    GET_CONTAINER_SERVICE_DEPLOYMENTS,
     GET_CONTAINER_SERVICES,
     REGISTER_CONTAINER_IMAGE,
 )
@@ -51,7 +54,7 @@ from lightsail_images._validation import CrossRule, Param, validate
 from lightsail_images._version import __version__
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from types import TracebackType
 
     import requests
@@ -59,10 +62,16 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
     from lightsail_images._models import (
+        Container,
         ContainerImage,
+        ContainerLogEvent,
+        CreateContainerServiceDeploymentResult,
         CreateContainerServiceRegistryLoginResult,
         DeleteContainerImageResult,
+        EndpointRequest,
         GetContainerImagesResult,
+        GetContainerServiceDeploymentsResult,
+        GetContainerServicesResult,
         RegisterContainerImageResult,
     )
     from lightsail_images._registry import PushProgress
@@ -310,6 +319,148 @@ class Client:
         """
         return self._invoke(CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN, {})
 
+    def get_container_services(
+        self, *, service_name: str | None = None
+    ) -> GetContainerServicesResult:
+        """Describe one container service, or every one in the region.
+
+        Args:
+            service_name: the service to describe; all of them when ``None``.
+
+        Returns:
+            ``container_services``: each :class:`ContainerService` with its
+            state, power, scale, URL and current and next :class:`Deployment`.
+
+        Raises:
+            NotFoundException: no service of that name exists in this region.
+
+        Example::
+
+            service = client.get_container_services(service_name="my-svc").container_services[0]
+            print(service.state, service.url)
+
+        """
+        return self._invoke(GET_CONTAINER_SERVICES, {"service_name": service_name})
+
+    def create_container_service_deployment(
+        self,
+        *,
+        service_name: str,
+        containers: Mapping[str, Container],
+        public_endpoint: EndpointRequest | None = None,
+    ) -> CreateContainerServiceDeploymentResult:
+        """Create a deployment: the containers to run and the public endpoint.
+
+        The service activates it in the background (``next_deployment`` of the
+        returned service, state ``ACTIVATING``); when its containers are healthy
+        it becomes the current deployment.  To change only the image of a
+        running deployment, :meth:`deploy_container_image` does all of that
+        and waits.
+
+        Args:
+            service_name: the container service.
+            containers: container name (1-53 lowercase letters, digits and inner
+                hyphens) to :class:`Container`.  Ports map a port number to
+                ``"HTTP"``, ``"HTTPS"``, ``"TCP"`` or ``"UDP"``.
+            public_endpoint: the container and port that get public traffic;
+                the container must be in ``containers`` and open that port.
+
+        Raises:
+            ParamValidationError: a name, port, protocol or health-check value
+                breaks the API's rules, or the endpoint names a container or
+                port the deployment lacks; nothing was sent.
+            InvalidInputException: the service refused, for example an image
+                that is not registered to the service.
+            NotFoundException: the container service does not exist.
+
+        Example::
+
+            result = client.create_container_service_deployment(
+                service_name="my-svc",
+                containers={"web": li.Container(image=":my-svc.web.3", ports={"8080": "HTTP"})},
+                public_endpoint=li.EndpointRequest(container_name="web", container_port=8080),
+            )
+            print(result.container_service.next_deployment.version)
+
+        """
+        return self._invoke(
+            CREATE_CONTAINER_SERVICE_DEPLOYMENT,
+            {
+                "service_name": service_name,
+                "containers": containers,
+                "public_endpoint": public_endpoint,
+            },
+        )
+
+    def get_container_service_deployments(
+        self, *, service_name: str
+    ) -> GetContainerServiceDeploymentsResult:
+        """List a container service's deployments, newest first.
+
+        Lightsail keeps the last four: the current one, a pending or failed
+        next one, and the previous ones (``INACTIVE``).
+
+        Example::
+
+            for deployment in client.get_container_service_deployments(
+                service_name="my-svc"
+            ).deployments:
+                print(deployment.version, deployment.state)
+
+        """
+        return self._invoke(GET_CONTAINER_SERVICE_DEPLOYMENTS, {"service_name": service_name})
+
+    def get_container_log(
+        self,
+        *,
+        service_name: str,
+        container_name: str,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        filter_pattern: str | None = None,
+    ) -> Iterator[ContainerLogEvent]:
+        """Read a container's log, oldest line first, across every page.
+
+        The parameters are checked at once; pages are fetched as the iterator
+        is consumed, following ``nextPageToken`` until the service has no more.
+
+        Args:
+            service_name: the container service.
+            container_name: a container that runs, or ran, on the service.
+            start_time: only lines from this time on (naive datetimes are UTC).
+            end_time: only lines before this time.
+            filter_pattern: ``"ERROR"`` for lines with the term, ``"-ERROR"``
+                for lines without it.
+
+        Example::
+
+            for event in client.get_container_log(service_name="my-svc", container_name="web"):
+                print(event.created_at, event.message)
+
+        """
+        values: dict[str, Any] = {
+            "service_name": service_name,
+            "container_name": container_name,
+            "start_time": start_time,
+            "end_time": end_time,
+            "filter_pattern": filter_pattern,
+            "page_token": None,
+        }
+        self._check(GET_CONTAINER_LOG, values)
+        return self._log_pages(values)
+
+    def _log_pages(self, values: dict[str, Any]) -> Iterator[ContainerLogEvent]:
+        seen: set[str] = set()
+        while True:
+            page = self._invoke(GET_CONTAINER_LOG, values)
+            yield from page.log_events
+            token = page.next_page_token
+            # A service that hands back a token it gave before would loop forever.
+            if not token or token in seen:
+                return
+            seen.add(token)
+            values = {**values, "page_token": token}
+
     def ensure_container_image(
         self,
         *,
@@ -429,7 +580,7 @@ class Client:
             extra=extra,
         )
         images = self.get_container_images(service_name=service_name).container_images
-        services = self._invoke(GET_CONTAINER_SERVICES, {"service_name": service_name})
+        services = self.get_container_services(service_name=service_name)
         in_use = frozenset(
             name
             for service in services.container_services

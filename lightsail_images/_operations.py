@@ -8,17 +8,28 @@ parsing are shared.
 
 from __future__ import annotations
 
+import attrs
+
 from lightsail_images._models import (
-    ContainerServicesResult,
+    CreateContainerServiceDeploymentResult,
     CreateContainerServiceRegistryLoginResult,
     DeleteContainerImageResult,
     GetContainerImagesResult,
+    GetContainerLogResult,
+    GetContainerServiceDeploymentsResult,
+    GetContainerServicesResult,
     RegisterContainerImageResult,
 )
 from lightsail_images._protocol import Operation
 from lightsail_images._validation import (
     Param,
+    containers_rule,
+    containers_type,
+    datetime_type,
+    deployment_cross_rule,
     digest_rule,
+    endpoint_rule,
+    endpoint_type,
     image_belongs_to_service,
     image_name_rule,
     length_rule,
@@ -26,13 +37,19 @@ from lightsail_images._validation import (
 )
 
 __all__ = [
+    "CONTAINERS",
+    "CONTAINER_NAME",
+    "CREATE_CONTAINER_SERVICE_DEPLOYMENT",
     "CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN",
     "DELETE_CONTAINER_IMAGE",
     "DIGEST",
     "GET_CONTAINER_IMAGES",
+    "GET_CONTAINER_LOG",
     "GET_CONTAINER_SERVICES",
+    "GET_CONTAINER_SERVICE_DEPLOYMENTS",
     "IMAGE",
     "LABEL",
+    "PUBLIC_ENDPOINT",
     "REGISTER_CONTAINER_IMAGE",
     "SERVICE_NAME",
 ]
@@ -41,6 +58,12 @@ SERVICE_NAME = Param("service_name", "serviceName", (length_rule(1, 63), name_ru
 LABEL = Param("label", "label", (length_rule(1, 53), name_rule))
 DIGEST = Param("digest", "digest", (digest_rule,))
 IMAGE = Param("image", "image", (image_name_rule,))
+CONTAINERS = Param("containers", "containers", (containers_rule,), type_check=containers_type)
+PUBLIC_ENDPOINT = Param(
+    "public_endpoint", "publicEndpoint", (endpoint_rule,), required=False, type_check=endpoint_type
+)
+# The ContainerName shape: the same length and pattern rules as a label.
+CONTAINER_NAME = Param("container_name", "containerName", (length_rule(1, 53), name_rule))
 
 REGISTER_CONTAINER_IMAGE = Operation(
     name="RegisterContainerImage",
@@ -63,9 +86,31 @@ CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN = Operation(
     params=(),
     output=CreateContainerServiceRegistryLoginResult,
 )
-# Only the members pruning needs are modelled; the rest of the answer is ignored.
 GET_CONTAINER_SERVICES = Operation(
     name="GetContainerServices",
+    params=(attrs.evolve(SERVICE_NAME, required=False),),
+    output=GetContainerServicesResult,
+)
+CREATE_CONTAINER_SERVICE_DEPLOYMENT = Operation(
+    name="CreateContainerServiceDeployment",
+    params=(SERVICE_NAME, CONTAINERS, PUBLIC_ENDPOINT),
+    output=CreateContainerServiceDeploymentResult,
+    cross_rules=(deployment_cross_rule,),
+)
+GET_CONTAINER_SERVICE_DEPLOYMENTS = Operation(
+    name="GetContainerServiceDeployments",
     params=(SERVICE_NAME,),
-    output=ContainerServicesResult,
+    output=GetContainerServiceDeploymentsResult,
+)
+GET_CONTAINER_LOG = Operation(
+    name="GetContainerLog",
+    params=(
+        SERVICE_NAME,
+        CONTAINER_NAME,
+        Param("start_time", "startTime", required=False, type_check=datetime_type),
+        Param("end_time", "endTime", required=False, type_check=datetime_type),
+        Param("filter_pattern", "filterPattern", required=False),
+        Param("page_token", "pageToken", required=False),
+    ),
+    output=GetContainerLogResult,
 )

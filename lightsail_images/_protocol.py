@@ -17,6 +17,7 @@ own ``code`` member (a sub-code like ``DoesNotExist``) *beside* ``__type``, so
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from lightsail_images._errors import (
     MalformedResponseError,
@@ -136,6 +137,43 @@ def _structure_timestamp(value: Any, _: type) -> dt.datetime:
     raise TypeError(msg)
 
 
+def _structure_int(value: Any, _: type) -> int:
+    # int("5") and int(2.7) would quietly accept what the API never sends.
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"expected an integer, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        msg = f"expected a boolean, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value
+
+
+def _structure_mapping(value: Any, cls: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        msg = f"expected a JSON object, got {type(value).__name__}"
+        raise TypeError(msg)
+    (key_type, value_type) = cls.__args__
+    return {
+        converter.structure(key, key_type): converter.structure(item, value_type)
+        for key, item in value.items()
+    }
+
+
+def _unstructure_timestamp(value: dt.datetime) -> int | float:
+    # botocore's awsJson timestamps: whole epoch seconds, or with the
+    # microseconds added before one division, so the float is rounded once.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    seconds = calendar.timegm(value.astimezone(dt.timezone.utc).timetuple())
+    if value.microsecond:
+        return (seconds * 10**6 + value.microsecond) / 10**6
+    return seconds
+
+
 def _structure_metadata(value: Any, _: type) -> ResponseMetadata:
     # The protocol layer supplies this object itself; the body never does.
     if not isinstance(value, ResponseMetadata):  # pragma: no cover - internal contract
@@ -156,11 +194,18 @@ def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(str | None, _structure_optional_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(dt.datetime, _structure_timestamp)
+    conv.register_unstructure_hook(dt.datetime, _unstructure_timestamp)
     conv.register_structure_hook(ResponseMetadata, _structure_metadata)
     conv.register_structure_hook_func(
         lambda t: getattr(t, "__origin__", None) is tuple,
         _structure_tuple,
+    )
+    conv.register_structure_hook_func(
+        lambda t: getattr(t, "__origin__", None) in (Mapping, dict),
+        _structure_mapping,
     )
 
     def rename_hook(cls: type[Any]) -> Any:
@@ -175,7 +220,14 @@ def _make_converter() -> cattrs.Converter:
         # cattrs types the per-field overrides as **kwargs beside its own flags.
         return make_dict_structure_fn(cls, conv, **overrides)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
+    def unstructure_hook(cls: type[Any]) -> Any:
+        # Request members: the API's names, and an absent (None) member left
+        # out, as botocore leaves out what it was not given.
+        overrides = {field.name: override(rename=_camel(field.name)) for field in attrs.fields(cls)}
+        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
     conv.register_structure_hook_factory(attrs.has, rename_hook)
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_hook)
     return conv
 
 
@@ -197,7 +249,7 @@ def build_request(
     botocore does, so the body bytes match botocore's for the same call.
     """
     payload = {
-        param.wire_name: values[param.name]
+        param.wire_name: converter.unstructure(values[param.name])
         for param in operation.params
         if values.get(param.name) is not None
     }

@@ -57,6 +57,9 @@ def test_every_operation_is_covered() -> None:
         "DeleteContainerImage",
         "CreateContainerServiceRegistryLogin",
         "GetContainerServices",
+        "CreateContainerServiceDeployment",
+        "GetContainerServiceDeployments",
+        "GetContainerLog",
     }
 
 
@@ -113,6 +116,17 @@ KEYS = st.sampled_from(
         "currentDeployment",
         "nextDeployment",
         "containers",
+        "containerService",
+        "deployments",
+        "publicEndpoint",
+        "healthCheck",
+        "ports",
+        "environment",
+        "command",
+        "logEvents",
+        "nextPageToken",
+        "version",
+        "state",
         "__type",
         "code",
         "message",

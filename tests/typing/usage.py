@@ -81,3 +81,26 @@ def expected_errors(client: li.Client) -> None:
     li.Client("us-east-1", "http://x")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
     # ClientConfig has no such setting.
     li.ClientConfig(retries=3)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+
+
+def deployments(client: li.Client) -> None:
+    result = client.create_container_service_deployment(
+        service_name="svc",
+        containers={"web": li.Container(image=":svc.web.1", ports={"80": "HTTP"})},
+        public_endpoint=li.EndpointRequest(
+            container_name="web",
+            container_port=80,
+            health_check=li.HealthCheckConfig(path="/healthz", interval_seconds=10),
+        ),
+    )
+    assert_type(result, li.CreateContainerServiceDeploymentResult)
+    assert_type(result.container_service.next_deployment, li.Deployment | None)
+    services = client.get_container_services().container_services
+    assert_type(services, tuple[li.ContainerService, ...])
+    assert_type(services[0].state, str | None)
+    listing = client.get_container_service_deployments(service_name="svc")
+    assert_type(listing.deployments, tuple[li.Deployment, ...])
+    for event in client.get_container_log(service_name="svc", container_name="web"):
+        assert_type(event, li.ContainerLogEvent)
+        assert_type(event.message, str | None)
+    client.create_container_service_deployment(service_name="svc")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
