@@ -2,11 +2,19 @@
 
 python3 -m nox                 # the default sessions
 python3 -m nox -s tests-3.12   # one interpreter
+
+On a machine with pyenv, every supported interpreter pyenv has installed is
+found here (:func:`pyenv_interpreter_dirs`), not only the ones on ``PATH``, so
+the README's ``python3 -m nox -s tests`` and CI (``.ci/run``) test the same set.
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
+import re
+import shutil
+import subprocess
 
 import nox
 
@@ -18,12 +26,57 @@ nox.options.error_on_missing_interpreters = False
 
 ROOT = pathlib.Path(__file__).parent
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+
+def pyenv_interpreter_dirs(
+    versions_bare: str, root: pathlib.Path, minors: tuple[str, ...] = tuple(PYTHONS)
+) -> list[pathlib.Path]:
+    """Return the ``bin`` directory of the newest pyenv patch release of each minor in ``minors``.
+
+    ``versions_bare`` is the output of ``pyenv versions --bare``; lines that are
+    not a plain CPython release (``system``, ``3.13.0rc1``, ``pypy3.10-7.3``,
+    virtualenvs such as ``3.11.7/envs/tools``) are ignored.
+    """
+    newest: dict[str, tuple[int, str]] = {}
+    for line in versions_bare.splitlines():
+        match = re.fullmatch(r"(?P<minor>3\.\d+)\.(?P<patch>\d+)", line.strip())
+        if match is None or match["minor"] not in minors:
+            continue
+        patch = int(match["patch"])
+        if match["minor"] not in newest or patch > newest[match["minor"]][0]:
+            newest[match["minor"]] = (patch, line.strip())
+    return [root / "versions" / newest[m][1] / "bin" for m in minors if m in newest]
+
+
+def _use_pyenv_interpreters() -> None:
+    # pyenv's shims answer for every pythonX.Y on PATH but fail for a version
+    # that is not selected, so nox would find an interpreter it cannot run.
+    # Putting each version's own bin directory first makes pythonX.Y real.
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return
+    try:
+        versions = subprocess.run(
+            [pyenv, "versions", "--bare"], capture_output=True, text=True, check=True
+        ).stdout
+        root = subprocess.run(
+            [pyenv, "root"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return
+    dirs = [str(d) for d in pyenv_interpreter_dirs(versions, pathlib.Path(root)) if d.is_dir()]
+    if dirs:
+        os.environ["PATH"] = os.pathsep.join([*dirs, os.environ.get("PATH", "")])
+
+
+_use_pyenv_interpreters()
 TEST_DEPS = [
     "pytest>=8",
     "responses>=0.24",
     "hypothesis>=6.90",
     "boto3>=1.28",
     "coverage[toml]>=7.3",
+    "nox>=2024.3",  # tests/test_noxfile.py checks the interpreter discovery
 ]
 
 

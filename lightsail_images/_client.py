@@ -107,7 +107,11 @@ class Client:
 
     Raises:
         NoRegionError: no region was given or configured.
-        ConfigurationError: a setting is invalid (bad endpoint URL, missing profile...).
+        ConfigurationError: a setting is invalid (bad endpoint URL...), or the
+            profile named by ``profile_name``, ``AWS_PROFILE`` or
+            ``AWS_DEFAULT_PROFILE`` does not exist.  Both are checked here, when
+            the client is created, whatever else is given; credentials are
+            looked up at the first call (:class:`NoCredentialsError` then).
 
     Example::
 

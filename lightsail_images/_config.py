@@ -165,6 +165,19 @@ class SessionSource:
                 "the environment or in ~/.aws/config"
             ) from exc
 
+    def check_profile(self, environ: Callable[[str], str | None]) -> None:
+        """Raise :class:`ConfigurationError` now if the named profile does not exist.
+
+        Called at construction whatever else was given, so a missing profile
+        never waits for the first call (or not) depending on other settings.
+        Without a named profile or a session of the caller's, no file is read.
+        """
+        named = self._profile_name is not None or any(
+            environ(name) is not None for name in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE")
+        )
+        if named or self._user_supplied:
+            self.scoped_and_full_config()
+
     def scoped_and_full_config(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Return the profile's settings and the whole config, for endpoint lookup."""
         from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - lazy import
@@ -247,7 +260,8 @@ def _describe_config_error(exc: Exception, profile_name: str | None) -> str:
     from botocore.exceptions import ProfileNotFound  # noqa: PLC0415 - lazy import
 
     if isinstance(exc, ProfileNotFound):
-        name = profile_name or os.environ.get("AWS_PROFILE") or "default"
+        kwargs: dict[str, Any] = getattr(exc, "kwargs", {})
+        name = kwargs.get("profile") or profile_name or os.environ.get("AWS_PROFILE") or "default"
         return (
             f"the AWS profile {name!r} was not found in ~/.aws/config or "
             "~/.aws/credentials; create it (aws configure --profile NAME), or pass "
@@ -278,6 +292,7 @@ def resolve_settings(
 ) -> Settings:
     """Resolve region, endpoint and attempts, reading files only when needed."""
     region = _resolve_region(region_name, sessions, environ)
+    sessions.check_profile(environ)
     return Settings(
         region_name=region,
         endpoint_url=_resolve_endpoint(endpoint_url, region, sessions, environ),

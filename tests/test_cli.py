@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 import os
+import pathlib
 import runpy
 import signal
 import subprocess
@@ -484,8 +485,11 @@ def test_version_and_help(cli):
 
 def test_python_dash_m_runs_main(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["lightsail-images", "--version"])
+    # run_path, not run_module: the package's pytest11 plugin makes pytest's
+    # assertion rewriter the package's loader, and runpy needs get_code() from it.
+    main_py = pathlib.Path(li.__file__).parent / "__main__.py"
     with pytest.raises(SystemExit) as exit_:
-        runpy.run_module("lightsail_images", run_name="__main__", alter_sys=True)
+        runpy.run_path(str(main_py), run_name="__main__")
     assert exit_.value.code == 0
     assert capsys.readouterr().out == f"lightsail-images {li.__version__}\n"
 

@@ -86,6 +86,61 @@ def test_missing_profile_is_a_configuration_error(aws_files: tuple[str, str]) ->
     assert "profile" in str(info.value)
 
 
+@pytest.mark.parametrize("region", [None, "us-east-1"])
+@pytest.mark.parametrize("endpoint", [None, "http://127.0.0.1:9"])
+@pytest.mark.parametrize("max_attempts", [None, 2])
+@pytest.mark.parametrize("how", ["argument", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"])
+def test_a_missing_profile_fails_when_the_client_is_created_whatever_else_is_set(  # noqa: PLR0917
+    monkeypatch: pytest.MonkeyPatch,
+    aws_files: tuple[str, str],
+    region: str | None,
+    endpoint: str | None,
+    max_attempts: int | None,
+    how: str,
+) -> None:
+    # Every other setting given explicitly means no file needs reading for
+    # them; the profile is still checked at construction, never at the first call.
+    write(aws_files[0], "[default]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    profile = None
+    if how == "argument":
+        profile = "nope"
+    else:
+        monkeypatch.setenv(how, "nope")
+    with pytest.raises(ConfigurationError, match="'nope' was not found"):
+        li.Client(
+            region,
+            endpoint_url=endpoint,
+            profile_name=profile,
+            config=li.ClientConfig(max_attempts=max_attempts),
+        )
+
+
+def test_a_missing_profile_in_a_given_botocore_session_fails_at_construction(
+    aws_files: tuple[str, str],
+) -> None:
+    session = botocore.session.Session(profile="nope")
+    with pytest.raises(ConfigurationError, match="'nope' was not found"):
+        li.Client(
+            "us-east-1",
+            endpoint_url="http://127.0.0.1:9",
+            botocore_session=session,
+            config=li.ClientConfig(max_attempts=2),
+        )
+
+
+def test_an_existing_named_profile_reads_no_more_than_needed(aws_files: tuple[str, str]) -> None:
+    write(aws_files[0], "[profile ops]\nregion = eu-north-1\n")
+    client = li.Client(
+        "us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        profile_name="ops",
+        config=li.ClientConfig(max_attempts=2),
+    )
+    assert client.region_name == "us-east-1"
+
+
 # --- endpoint -------------------------------------------------------------------
 
 

@@ -19,6 +19,12 @@
        Only compiled.  For the rare snippet nothing local can stand in for;
        ``MAX_NO_RUN`` keeps them rare.
 
+   ``README.md``'s blocks run too, but each on its own, in a fresh namespace
+   with a fresh fake, since a reader copies one block at a time: every block
+   must say what it needs (imports, a client, a digest).  Under ``fake-aws``
+   the shell also has a profile named ``deploy`` in its ``~/.aws/config``, as
+   a reader following the README's configuration example would.
+
 2. Every public name (``lightsail_images.__all__``, ``lightsail_images.testing.__all__``)
    and every public method and property of their classes has a docstring.
 3. Every public name has its own entry (``::: path``) in the API reference
@@ -48,12 +54,15 @@ import lightsail_images.testing
 from lightsail_images.testing import FakeLightsail
 
 ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 REFERENCE = DOCS / "reference"
 PUBLIC_MODULES = (lightsail_images, lightsail_images.testing)
 
 # Snippets that are only compiled.  Raise this only with a reason in the review.
 MAX_NO_RUN = 3
+# The README's push example needs an image on disk and a registry.
+MAX_README_NO_RUN = 1
 # Public names still waiting for a docstring in the package (the fake's default
 # credentials are plain constants with no attribute docstring yet).  Entries
 # must be removed as the docstrings land: a stale entry fails the test.
@@ -173,13 +182,16 @@ def _restored_process_state() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _fake_aws(resources: contextlib.ExitStack) -> Iterator[None]:
+def _fake_aws(resources: contextlib.ExitStack, home: Path) -> Iterator[None]:
     """Point the standard AWS settings at a served fake, as a user's shell would."""
     fake = FakeLightsail()
     fake.add_container_service("my-service")
     url = resources.enter_context(fake.serve())
+    config = home / "aws-config"
+    config.write_text(f"[profile deploy]\nregion = {fake.region_name}\n", encoding="utf-8")
     os.environ.update(
         {
+            "AWS_CONFIG_FILE": str(config),
             "AWS_ENDPOINT_URL_LIGHTSAIL": url,
             "AWS_REGION": fake.region_name,
             "AWS_DEFAULT_REGION": fake.region_name,
@@ -222,7 +234,7 @@ def test_code_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     with _restored_process_state(), contextlib.ExitStack() as resources:
         if any("fake-aws" in block.markers for block in blocks):
-            resources.enter_context(_fake_aws(resources))
+            resources.enter_context(_fake_aws(resources, tmp_path))
         try:
             for block in blocks:
                 code = _compile(block)
@@ -240,6 +252,37 @@ def test_code_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
         _run_written_tests(files, page)
     servers = [t.name for t in threading.enumerate() if t.name.startswith("FakeLightsail-")]
     assert not servers, f"{page.relative_to(ROOT)} leaves fake servers running: {servers}"
+
+
+def _readme_blocks() -> list[Block]:
+    return python_blocks(README)
+
+
+@pytest.mark.parametrize("index", range(len(_readme_blocks())), ids=lambda i: f"block{i + 1}")
+def test_readme_blocks_run_each_on_its_own(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    block = _readme_blocks()[index]
+    code = _compile(block)  # a SyntaxError names README.md and the line
+    if "no-run" in block.markers:
+        assert block.markers["no-run"], f"{block.where}: say why it cannot run"
+        return
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "readme"}
+    with _restored_process_state(), contextlib.ExitStack() as resources:
+        if "fake-aws" in block.markers:
+            resources.enter_context(_fake_aws(resources, tmp_path))
+        try:
+            exec(code, namespace)  # noqa: S102 - running the documentation is the point
+        finally:
+            _close_leftovers(namespace)
+
+
+def test_the_readme_has_code_to_run() -> None:
+    blocks = _readme_blocks()
+    assert len(blocks) >= 6
+    skipped = [block.where for block in blocks if "no-run" in block.markers]
+    assert len(skipped) <= MAX_README_NO_RUN, skipped
 
 
 def test_no_run_snippets_are_rare_and_compile() -> None:

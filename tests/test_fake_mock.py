@@ -93,3 +93,36 @@ def test_mock_and_serve_share_state(fake, boto_lightsail):
         client.register_container_image(service_name="svc", label="web", digest=DIGEST)
     images = boto_lightsail.get_container_images(serviceName="svc")["containerImages"]
     assert [image["image"] for image in images] == [":svc.web.1"]
+
+
+def test_mock_without_responses_names_the_fix() -> None:
+    # A user who installed only the package: responses cannot be imported.
+    import subprocess
+    import sys
+
+    code = """
+import sys
+sys.modules["responses"] = None  # as if it were not installed
+from lightsail_images.testing import FakeLightsail
+try:
+    FakeLightsail().mock()
+except ModuleNotFoundError as err:
+    assert err.name == "responses", err.name
+    print(err)
+else:
+    raise SystemExit("no error")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'pip install "lightsail-images[testing]"' in result.stdout
+    assert "fake.serve() needs nothing extra" in result.stdout
+
+
+def test_the_testing_extra_provides_what_mock_needs() -> None:
+    import importlib.metadata
+
+    requirements = importlib.metadata.requires("lightsail-images") or []
+    testing = [r for r in requirements if r.replace('"', "'").endswith("extra == 'testing'")]
+    assert any(r.startswith("responses") for r in testing), requirements

@@ -545,7 +545,8 @@ class FakeLightsail:
         """Intercept ``requests`` calls to the endpoint with the ``responses`` library.
 
         No socket is opened; signatures, state, faults and recording behave as
-        with :meth:`serve`.  Needs the ``responses`` package (a test dependency).
+        with :meth:`serve`.  Needs the ``responses`` package:
+        ``pip install "lightsail-images[testing]"``.
 
         Args:
             url: the endpoint to intercept; default :attr:`endpoint_url`.
@@ -559,7 +560,17 @@ class FakeLightsail:
                 client.register_container_image(service_name="svc", label="web", digest=d)
 
         """
-        from lightsail_images.testing._mock import mock  # noqa: PLC0415 - responses is optional
+        try:
+            from lightsail_images.testing._mock import mock  # noqa: PLC0415 - responses is optional
+        except ModuleNotFoundError as exc:
+            if exc.name != "responses":
+                raise
+            raise ModuleNotFoundError(
+                "FakeLightsail.mock() needs the 'responses' library, which is not installed: "
+                'pip install "lightsail-images[testing]" (or add responses to your test '
+                "dependencies); fake.serve() needs nothing extra",
+                name="responses",
+            ) from exc
 
         return mock(self, url=url or self.endpoint_url, requests_mock=requests_mock)
 
