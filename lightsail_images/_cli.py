@@ -51,6 +51,7 @@ from typing import Any
 from typing_extensions import Self
 
 from lightsail_images._client import Client
+from lightsail_images._config import check_endpoint_url
 from lightsail_images._errors import (
     ConfigurationError,
     ImageSourceError,
@@ -642,6 +643,9 @@ def _say(*lines: str) -> None:
 
 def _run_command(command: Command, args: Arguments) -> int:
     try:
+        if args.endpoint_url is not None:
+            # Checked here too, so that the message names the flag the user typed.
+            check_endpoint_url(args.endpoint_url, "--endpoint-url")
         with Client(
             args.region, endpoint_url=args.endpoint_url, profile_name=args.profile
         ) as client:

@@ -31,7 +31,13 @@ from lightsail_images._errors import ConfigurationError, NoRegionError
 if TYPE_CHECKING:
     from botocore.session import Session as BotocoreSession
 
-__all__ = ["DEFAULT_MAX_ATTEMPTS", "ClientConfig", "SessionSource", "resolve_settings"]
+__all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
+    "ClientConfig",
+    "SessionSource",
+    "check_endpoint_url",
+    "resolve_settings",
+]
 
 DEFAULT_MAX_ATTEMPTS = 3
 SERVICE_ID = "lightsail"
@@ -336,13 +342,47 @@ def _resolve_endpoint(
         url, source = _configured_endpoint(sessions, environ)
     if url is None:
         return f"https://lightsail.{region}.amazonaws.com"
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    return check_endpoint_url(url, source)
+
+
+def check_endpoint_url(url: str, source: str) -> str:
+    """Return ``url`` if it is an http(s) URL with a host and a valid port.
+
+    ``source`` names where the URL came from (``endpoint_url``,
+    ``AWS_ENDPOINT_URL_LIGHTSAIL``, a CLI flag) and starts the message.
+
+    Raises:
+        ConfigurationError: the URL does not parse, has another scheme, no
+            host, a port outside 1-65535, or whitespace or control characters.
+
+    """
+    problem = _endpoint_problem(url)
+    if problem is not None:
+        # No ``from``: urllib's ValueError only repeats the URL, said better here.
         raise ConfigurationError(
-            f"{source} {url!r} is not a valid endpoint URL; use a full URL such as "
-            f"'https://lightsail.{region}.amazonaws.com' or 'http://127.0.0.1:8080'"
+            f"{source} {url!r} is not a valid endpoint URL ({problem}); use a full URL "
+            "such as 'https://lightsail.us-east-1.amazonaws.com' or 'http://127.0.0.1:8080'"
         )
     return url
+
+
+def _endpoint_problem(url: object) -> str | None:  # noqa: PLR0911 - one return per rule
+    if not isinstance(url, str):
+        return f"a {type(url).__name__}, not a string"
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "it contains whitespace or control characters"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", ...
+        return str(exc).lower()
+    if parts.scheme not in {"http", "https"}:
+        return "the scheme must be http or https"
+    if not parts.hostname:
+        return "it has no host"
+    if port == 0:
+        return "port 0 cannot be connected to"
+    return None
 
 
 def _configured_endpoint(

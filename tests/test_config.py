@@ -180,10 +180,45 @@ def test_profile_can_ignore_configured_endpoints(
     assert li.Client("us-east-1").endpoint_url == "https://lightsail.us-east-1.amazonaws.com"
 
 
-@pytest.mark.parametrize("url", ["lightsail.example.com", "ftp://x", "http://", "not a url"])
+BAD_ENDPOINT_URLS = [
+    "lightsail.example.com",
+    "ftp://x",
+    "http://",
+    "not a url",
+    "http://[::1",  # urlsplit raises ValueError
+    "http://127.0.0.1:99999",  # .port raises ValueError
+    "http://127.0.0.1:0",
+    "http://127.0.0.1:http",
+    "http://127.0.0.1:-1",
+    "http://exa mple.com",
+    "http://example.com/\r\nX-Injected: 1",
+]
+
+
+@pytest.mark.parametrize("url", BAD_ENDPOINT_URLS)
 def test_invalid_endpoint_urls_are_refused(url: str) -> None:
-    with pytest.raises(ConfigurationError, match="not a valid endpoint URL"):
+    with pytest.raises(ConfigurationError, match="not a valid endpoint URL") as caught:
         li.Client("us-east-1", endpoint_url=url)
+    assert str(caught.value).startswith(f"endpoint_url {url!r} is not a valid endpoint URL")
+    assert caught.value.__cause__ is None
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL_LIGHTSAIL", "AWS_ENDPOINT_URL"])
+@pytest.mark.parametrize("url", ["http://[::1", "http://127.0.0.1:99999"])
+def test_invalid_endpoint_urls_from_the_environment_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, url: str
+) -> None:
+    monkeypatch.setenv(variable, url)
+    with pytest.raises(ConfigurationError) as caught:
+        li.Client("us-east-1")
+    assert str(caught.value).startswith(f"{variable} {url!r} is not a valid endpoint URL")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1]:8080", "https://127.0.0.1:65535/", "http://localhost:1/base"]
+)
+def test_valid_endpoint_urls_with_ports_and_ipv6_are_kept(url: str) -> None:
+    assert li.Client("us-east-1", endpoint_url=url).endpoint_url == url
 
 
 # --- max_attempts -----------------------------------------------------------------
