@@ -767,7 +767,9 @@ class Client:
                 response.status_code,
                 response.headers.get("x-amzn-requestid"),
             )
-            outcome = parse_response(operation, response, attempts=attempt)
+            outcome = parse_response(
+                operation, response, attempts=attempt, secrets=self._signer.secrets()
+            )
             if not isinstance(outcome, ServiceError):
                 policy.succeeded(attempt)
                 return outcome

@@ -13,6 +13,13 @@ Error type resolution follows the Smithy awsJson1_1 protocol tests: the
 everything up to the last ``#`` are dropped.  Lightsail error bodies carry their
 own ``code`` member (a sub-code like ``DoesNotExist``) *beside* ``__type``, so
 ``code`` is only a fallback, never preferred.
+
+Error messages can quote secrets: AWS answers a signature mismatch with the
+canonical request it computed, ``x-amz-security-token:<token>`` line included.
+:func:`parse_error` redacts, from every member it keeps and from the headers,
+the secrets the client hands it and any security-token value, so no
+:class:`ServiceError` (its message, ``response``, ``details``, ``str()``,
+pickle) and nothing that prints one ever carries them.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -46,6 +54,7 @@ __all__ = [
     "error_code",
     "parse_error",
     "parse_response",
+    "redact",
 ]
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -280,6 +289,27 @@ def _decode_json(body: bytes) -> Any:
 # The members every Lightsail error shape declares, in botocore's model.
 _MODELED_MEMBERS = ("code", "docs", "message", "tip")
 
+REDACTED = "***"
+# A security token's value as a canonical request ("x-amz-security-token:<v>")
+# or a presigned URL ("X-Amz-Security-Token=<v>") quotes it.
+_TOKEN_VALUE = re.compile(r"(x-amz-security-token\s*[:=]\s*)[^\s'\"&,;]+", re.IGNORECASE)
+# Real secret keys are 40 characters and tokens hundreds; replacing shorter
+# strings (a local stack's "test") would garble messages and protect nothing.
+_MIN_SECRET = 8
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Return ``text`` with each secret and any security-token value replaced by ``***``.
+
+    Example::
+
+        redact("x-amz-security-token:IQoJb3Jp...")  # "x-amz-security-token:***"
+    """
+    for secret in secrets:
+        if len(secret) >= _MIN_SECRET and secret in text:
+            text = text.replace(secret, REDACTED)
+    return _TOKEN_VALUE.sub(lambda match: match.group(1) + REDACTED, text)
+
 
 def error_code(status_code: int, headers: Mapping[str, str], body: Any) -> str:
     """Resolve the error type of an awsJson1_1 error response.
@@ -312,24 +342,36 @@ def parse_error(
     response: HttpResponse,
     *,
     attempts: int,
+    secrets: Iterable[str] = (),
 ) -> ServiceError:
     """Build (not raise) the :class:`ServiceError` for an error response.
 
     Never fails: a non-JSON, empty or truncated body still yields an error named
-    after the HTTP status.
+    after the HTTP status.  ``secrets`` (the secret keys and session tokens the
+    request may have been signed with) are redacted from every text kept.
     """
+    secrets = tuple(secrets)
+
+    def clean(text: str | None) -> str | None:
+        return None if text is None else redact(text, secrets)
+
     body = _decode_json(response.body)
     code = error_code(response.status_code, response.headers, body)
     cls, modeled = service_error_class(code)
-    message = _member(body, "message", "Message")
+    code = redact(code, secrets)
+    message = clean(_member(body, "message", "Message"))
     details = ErrorDetails(
-        code=_member(body, "code"),
-        docs=_member(body, "docs"),
+        code=clean(_member(body, "code")),
+        docs=clean(_member(body, "docs")),
         message=message,
-        tip=_member(body, "tip"),
+        tip=clean(_member(body, "tip")),
     )
     modeled_members = (
-        {key: body[key] for key in _MODELED_MEMBERS if isinstance(body.get(key), str)}
+        {
+            key: redact(body[key], secrets)
+            for key in _MODELED_MEMBERS
+            if isinstance(body.get(key), str)
+        }
         if modeled and isinstance(body, dict)
         else None
     )
@@ -340,10 +382,10 @@ def parse_error(
         message=message or "",
         details=details,
         http_status_code=response.status_code,
-        request_id=response.headers.get("x-amzn-requestid"),
+        request_id=clean(response.headers.get("x-amzn-requestid")),
         operation_name=operation_name,
         attempts=attempts,
-        headers=response.headers,
+        headers={name: redact(value, secrets) for name, value in response.headers.items()},
         modeled_members=modeled_members,
     )
 
@@ -361,8 +403,11 @@ def parse_response(
     response: HttpResponse,
     *,
     attempts: int,
+    secrets: Iterable[str] = (),
 ) -> R | ServiceError:
     """Turn a response into the operation's result, or a ServiceError to raise.
+
+    ``secrets`` are redacted from an error's texts (see :func:`parse_error`).
 
     Raises:
         MalformedResponseError: a 2xx response whose body is not the promised shape.
@@ -370,7 +415,7 @@ def parse_response(
     """
     request_id = response.headers.get("x-amzn-requestid")
     if not 200 <= response.status_code < 300:  # noqa: PLR2004 - the 2xx range
-        return parse_error(operation.name, response, attempts=attempts)
+        return parse_error(operation.name, response, attempts=attempts, secrets=secrets)
     body = _decode_json(response.body)
     if not isinstance(body, dict):
         raise MalformedResponseError(

@@ -13,10 +13,19 @@ this library's secrets, and a user's own botocore logging is left as it is.
 
 Every botocore credential exception is translated here, once, into
 :class:`NoCredentialsError`, keeping the original as ``__cause__``.
+
+Every set of credentials, explicit or from the chain, is checked once before
+it signs anything (:func:`check_credentials`): a key or token with a line
+break, a space or a non-ASCII character would make ``http.client`` raise a
+``ValueError`` that quotes the value, so it is refused with a
+``ConfigurationError`` that names the setting and has no cause.  The source
+also remembers the secrets it handed out (:meth:`CredentialSource.secrets`),
+so that error messages quoting them can be redacted.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 import threading
@@ -26,13 +35,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from lightsail_images._errors import NoCredentialsError
+from lightsail_images._errors import ConfigurationError, NoCredentialsError
 
 if TYPE_CHECKING:
     from lightsail_images._config import SessionSource
     from lightsail_images._protocol import HttpRequest
 
-__all__ = ["CredentialSource", "FrozenCredentials", "Signer"]
+__all__ = ["CredentialSource", "FrozenCredentials", "Signer", "check_credentials"]
 
 SIGNING_NAME = "lightsail"
 
@@ -49,6 +58,112 @@ class FrozenCredentials(NamedTuple):
         return f"FrozenCredentials(access_key={self.access_key[:4]!r}..., secret_key=***)"
 
 
+_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+
+def _in(place: str) -> tuple[str, str, str]:
+    access, secret, token = (f"{key} in {place}" for key in _KEYS)
+    return access, secret, token
+
+
+# Where each botocore credential provider (its ``method``) reads the three values,
+# to name the setting in an error; the Client's own arguments are "argument".
+_SETTING_NAMES: Mapping[str, tuple[str, str, str]] = {
+    "argument": _KEYS,
+    "env": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"),
+    "shared-credentials-file": _in(
+        "the shared credentials file (~/.aws/credentials or AWS_SHARED_CREDENTIALS_FILE)"
+    ),
+    "config-file": _in("the config file (~/.aws/config or AWS_CONFIG_FILE)"),
+}
+# Secrets of the last few credential sets, for redaction (refreshes rotate them).
+_REMEMBERED = 4
+
+
+def _setting_names(method: str | None) -> tuple[str, str, str]:
+    names = _SETTING_NAMES.get(method or "")
+    if names is not None:
+        return names
+    provider = f"the botocore credential provider {method!r}" if method else "the botocore chain"
+    return (
+        f"the access key id from {provider}",
+        f"the secret access key from {provider}",
+        f"the session token from {provider}",
+    )
+
+
+def _bad_character(value: str) -> str | None:
+    """Describe the first character that cannot be in an AWS credential, or None."""
+    for position, char in enumerate(value, 1):
+        if "!" <= char <= "~":
+            continue
+        if char in "\r\n":
+            kind = "a line break"
+        elif char in " \t":
+            kind = "a space or tab"
+        elif char.isascii():
+            kind = "a control character"
+        else:
+            kind = "a non-ASCII character"
+        return f"{kind} at character {position} of {len(value)}"
+    return None
+
+
+def check_credentials(credentials: FrozenCredentials, method: str | None) -> FrozenCredentials:
+    """Return ``credentials`` if every value can be sent, else raise naming the setting.
+
+    AWS keys and tokens are printable ASCII without spaces.  Anything else
+    cannot go into an HTTP header (``http.client`` would raise an error that
+    quotes the value) or cannot match any signature, so it is refused here,
+    before signing, with a message that names where it came from (``method``
+    is the botocore provider's, or ``"argument"``) and never the value.
+
+    Raises:
+        ConfigurationError: a value is not a string of printable ASCII.
+
+    """
+    names = _setting_names(method)
+    for name, value in zip(names, credentials, strict=True):
+        if value is None:
+            continue
+        problem = _problem_with(value)
+        if problem is not None:
+            raise ConfigurationError(f"{name} {problem}")
+    return credentials
+
+
+def _problem_with(value: object) -> str | None:
+    if not isinstance(value, str):  # typed as str, but callers pass what users gave
+        return f"is a {type(value).__name__}, not a string"
+    bad = _bad_character(value)
+    if bad is None:
+        return None
+    return (
+        f"has {bad}; AWS credentials are printable ASCII with no spaces (a copy and paste "
+        "often adds a line break or a space at the end); set it again without it"
+    )
+
+
+class _RecentSecrets:
+    """The secret keys and tokens of the last few credential sets; never shown in a repr."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: collections.deque[str] = collections.deque(maxlen=2 * _REMEMBERED)
+
+    def add(self, credentials: FrozenCredentials) -> None:
+        for secret in (credentials.secret_key, credentials.token):
+            if secret and secret not in self._items:
+                self._items.append(secret)
+
+    def snapshot(self) -> tuple[str, ...]:
+        return tuple(self._items)
+
+    def __repr__(self) -> str:
+        return f"<{len(self._items)} secrets, not shown>"
+
+
 class CredentialSource:
     """Explicit keys, or the botocore chain resolved lazily and thread-safely."""
 
@@ -62,6 +177,10 @@ class CredentialSource:
         self._sessions = sessions
         self._lock = threading.Lock()
         self._chain: Any = None
+        self._checked: FrozenCredentials | None = None
+        self._secrets = _RecentSecrets()
+        if explicit is not None:
+            self._check(explicit, "argument")
 
     def __repr__(self) -> str:
         kind = "explicit" if self._explicit is not None else "botocore chain"
@@ -89,7 +208,28 @@ class CredentialSource:
                 "the AWS credentials found are incomplete (an access key without a secret "
                 "key, or the reverse); fix the profile or environment variables"
             )
-        return FrozenCredentials(frozen.access_key, frozen.secret_key, frozen.token or None)
+        return self._check(
+            FrozenCredentials(frozen.access_key, frozen.secret_key, frozen.token or None),
+            getattr(chain, "method", None),
+        )
+
+    def _check(self, credentials: FrozenCredentials, method: str | None) -> FrozenCredentials:
+        """Check credentials the first time they are seen, and remember their secrets.
+
+        Every source of credentials must pass its result through here.
+        """
+        if credentials == self._checked:  # the usual case: nothing changed
+            return credentials
+        check_credentials(credentials, method)
+        with self._lock:
+            self._secrets.add(credentials)
+            self._checked = credentials
+        return credentials
+
+    def secrets(self) -> tuple[str, ...]:
+        """Return the secret keys and session tokens handed out lately, for redaction."""
+        with self._lock:
+            return self._secrets.snapshot()
 
     def _resolve_chain(self) -> Any:
         with self._lock:
@@ -210,6 +350,10 @@ class Signer:
         self.clock_offset = dt.timedelta(0)
         self._keys = _SigningKeys()
         self._hosts: dict[str, str] = {}
+
+    def secrets(self) -> tuple[str, ...]:
+        """Return the secret keys and session tokens this signer signed with lately."""
+        return self._credentials.secrets()
 
     def local_now(self) -> dt.datetime:
         """Return the local clock's time, without the skew correction."""

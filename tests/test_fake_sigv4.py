@@ -43,7 +43,8 @@ def test_wrong_secret_is_an_invalid_signature_with_the_expected_canonical_reques
     assert status == 403
     assert body["__type"].endswith("#InvalidSignatureException")
     assert "does not match" in body["message"]
-    assert "Expected canonical request:\nPOST\n/\n\n" in body["message"]
+    assert "The Canonical String for this request should have been\n'POST\n/\n\n" in body["message"]
+    assert "The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n" in body["message"]
     assert fake.requests[-1].signature_valid is False
 
 

@@ -331,10 +331,13 @@ def verify(  # noqa: PLR0911 - one return per distinct failure reads best here
         hashlib.sha256,
     ).hexdigest()
     if not hmac.compare_digest(expected, auth.signature):
+        # AWS's own wording, quoting the canonical request (session token
+        # line included, as AWS does) and the string to sign.
         return _invalid(
-            "The request signature does not match the one computed from the request and the "
-            "secret of its access key. Check the secret access key and the signing steps.\n\n"
-            f"Expected canonical request:\n{canonical}\n\n"
-            f"Expected string to sign:\n{to_sign}"
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service "
+            "documentation for details.\n\n"
+            f"The Canonical String for this request should have been\n'{canonical}'\n\n"
+            f"The String-to-Sign should have been\n'{to_sign}'\n"
         )
     return None
