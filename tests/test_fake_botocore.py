@@ -159,3 +159,145 @@ def test_unknown_operation_reaches_botocore(fake, boto_lightsail):
     with pytest.raises(ClientError) as caught:
         boto_lightsail.get_container_service_powers()
     assert caught.value.response["Error"]["Code"] == "UnknownOperationException"
+
+
+# --- deployments: boto3's calls, unchanged, against the fake's deployment model ---
+
+BOTO_WEB = {
+    "image": ":svc.web.1",
+    "command": ["serve", "--port", "8080"],
+    "environment": {"MODE": "prod"},
+    "ports": {"8080": "HTTP"},
+}
+BOTO_ENDPOINT = {"containerName": "web", "containerPort": 8080, "healthCheck": {"path": "/up"}}
+
+
+def test_every_deployment_operation_works(fake, boto_lightsail):
+    fake.add_container_service("svc")
+    fake.register_image("svc", "web", DIGEST)
+    fake.register_image("svc", "web", DIGEST)
+    created = boto_lightsail.create_container_service_deployment(
+        serviceName="svc", containers={"web": BOTO_WEB}, publicEndpoint=BOTO_ENDPOINT
+    )["containerService"]
+    assert created["state"] == "DEPLOYING"
+    pending = created["nextDeployment"]
+    assert (pending["version"], pending["state"]) == (1, "ACTIVATING")
+    assert pending["containers"] == {"web": BOTO_WEB}
+    # The service reports the health check's defaults for the members not sent.
+    assert pending["publicEndpoint"]["healthCheck"] == {
+        "healthyThreshold": 2,
+        "unhealthyThreshold": 2,
+        "timeoutSeconds": 2,
+        "intervalSeconds": 5,
+        "path": "/up",
+        "successCodes": "200-499",
+    }
+    assert isinstance(pending["createdAt"], dt.datetime)
+
+    # The default rule: one read sees it activating, the next sees it active.
+    first = boto_lightsail.get_container_services(serviceName="svc")["containerServices"][0]
+    assert (first["state"], first["nextDeployment"]["state"]) == ("DEPLOYING", "ACTIVATING")
+    second = boto_lightsail.get_container_services(serviceName="svc")["containerServices"][0]
+    assert second["state"] == "RUNNING"
+    assert "nextDeployment" not in second
+    assert (second["currentDeployment"]["version"], second["currentDeployment"]["state"]) == (
+        1,
+        "ACTIVE",
+    )
+
+    second_web = {**BOTO_WEB, "image": ":svc.web.latest"}
+    boto_lightsail.create_container_service_deployment(
+        serviceName="svc", containers={"web": second_web}
+    )
+    deployments = boto_lightsail.get_container_service_deployments(serviceName="svc")["deployments"]
+    assert [(d["version"], d["state"]) for d in deployments] == [(2, "ACTIVATING"), (1, "ACTIVE")]
+    deployments = boto_lightsail.get_container_service_deployments(serviceName="svc")["deployments"]
+    assert [(d["version"], d["state"]) for d in deployments] == [(2, "ACTIVE"), (1, "INACTIVE")]
+
+    log = boto_lightsail.get_container_log(serviceName="svc", containerName="web")
+    assert [event["message"] for event in log["logEvents"]] == [
+        "[deployment:1] Creating your deployment",
+        "[deployment:1] Reached a steady state",
+        "[deployment:2] Creating your deployment",
+        "[deployment:2] Reached a steady state",
+    ]
+    assert all(isinstance(event["createdAt"], dt.datetime) for event in log["logEvents"])
+    assert "nextPageToken" not in log
+    assert all(request.signature_valid for request in fake.requests)
+
+
+def test_container_log_pages_filters_and_time_range(fake, boto_lightsail):
+    fake.add_container_service("svc")
+    fake.set_deployment("svc", {"web": "nginx"})
+    fake.write_log("svc", "web", "one", "ERROR two", "three", "ERROR four", "five")
+    fake.log_page_size = 2
+    pages, token = [], None
+    while True:
+        kwargs = {"pageToken": token} if token else {}
+        page = boto_lightsail.get_container_log(serviceName="svc", containerName="web", **kwargs)
+        pages.append([event["message"] for event in page["logEvents"]])
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    assert pages == [["one", "ERROR two"], ["three", "ERROR four"], ["five"]]
+    errors = boto_lightsail.get_container_log(
+        serviceName="svc", containerName="web", filterPattern="ERROR"
+    )["logEvents"]
+    assert [event["message"] for event in errors] == ["ERROR two", "ERROR four"]
+    quiet = boto_lightsail.get_container_log(
+        serviceName="svc", containerName="web", filterPattern="-ERROR"
+    )["logEvents"]
+    assert [event["message"] for event in quiet] == ["one", "three"]
+    future = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    later = boto_lightsail.get_container_log(
+        serviceName="svc", containerName="web", startTime=future
+    )["logEvents"]
+    assert later == []
+    with pytest.raises(boto_lightsail.exceptions.InvalidInputException):
+        boto_lightsail.get_container_log(
+            serviceName="svc", containerName="web", pageToken="made-up"
+        )
+    with pytest.raises(boto_lightsail.exceptions.NotFoundException):
+        boto_lightsail.get_container_log(serviceName="svc", containerName="never-ran")
+
+
+@pytest.mark.parametrize(
+    ("containers", "endpoint", "expected"),
+    [
+        ({"web": {**BOTO_WEB, "image": ":svc.web.9"}}, None, "not registered"),
+        ({"web": {**BOTO_WEB, "image": ":other.web.1"}}, None, "registered to container service"),
+        ({"web": BOTO_WEB}, {"containerName": "api", "containerPort": 8080}, "'api' is not"),
+        ({"web": BOTO_WEB}, {"containerName": "web", "containerPort": 80}, "port 80"),
+        ({"web": {**BOTO_WEB, "ports": {"8080": "SCTP"}}}, None, "HTTP, HTTPS, TCP, UDP"),
+        ({"Web": BOTO_WEB}, None, "container name"),
+        (
+            {"web": BOTO_WEB},
+            {"containerName": "web", "containerPort": 8080, "healthCheck": {"intervalSeconds": 1}},
+            "publicEndpoint.healthCheck.intervalSeconds",
+        ),
+    ],
+)
+def test_deployment_validation_reaches_botocore(
+    fake, boto_lightsail, containers, endpoint, expected
+):
+    fake.add_container_service("svc")
+    fake.register_image("svc", "web", DIGEST)
+    extra = {"publicEndpoint": endpoint} if endpoint else {}
+    with pytest.raises(boto_lightsail.exceptions.InvalidInputException) as caught:
+        boto_lightsail.create_container_service_deployment(
+            serviceName="svc", containers=containers, **extra
+        )
+    assert expected in caught.value.response["Error"]["Message"]
+    assert fake.deployments("svc") == []
+
+
+def test_one_deployment_activates_at_a_time(fake, boto_lightsail):
+    fake.add_container_service("svc")
+    boto_lightsail.create_container_service_deployment(
+        serviceName="svc", containers={"web": {"image": "nginx"}}
+    )
+    with pytest.raises(boto_lightsail.exceptions.InvalidInputException) as caught:
+        boto_lightsail.create_container_service_deployment(
+            serviceName="svc", containers={"web": {"image": "nginx:2"}}
+        )
+    assert "still activating" in caught.value.response["Error"]["Message"]

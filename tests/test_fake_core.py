@@ -433,6 +433,7 @@ def test_the_testing_module_exports_what_it_documents():
             "DEFAULT_SECRET_ACCESS_KEY",
             "ContainerServiceInfo",
             "Deployment",
+            "DeploymentRule",
             "FakeLightsail",
             "FakeResponse",
             "Fault",

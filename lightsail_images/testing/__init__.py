@@ -31,7 +31,7 @@ from lightsail_images.testing._fake import (
     RecordedRequest,
 )
 from lightsail_images.testing._faults import Fault, FaultKind, Faults
-from lightsail_images.testing._model import ContainerServiceInfo, Deployment
+from lightsail_images.testing._model import ContainerServiceInfo, Deployment, DeploymentRule
 
 __all__ = [
     "DEFAULT_ACCESS_KEY_ID",
@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_SECRET_ACCESS_KEY",
     "ContainerServiceInfo",
     "Deployment",
+    "DeploymentRule",
     "FakeLightsail",
     "FakeResponse",
     "Fault",

@@ -29,17 +29,36 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
+import cattrs
 
-from lightsail_images._errors import ParamValidationError
-from lightsail_images._models import ContainerImage
-from lightsail_images._operations import DIGEST, IMAGE, LABEL, SERVICE_NAME
-from lightsail_images._protocol import CONTENT_TYPE, TARGET_PREFIX
-from lightsail_images._validation import Param, length_rule, name_rule, validate
+from lightsail_images._errors import ParamValidationError, ValidationProblem
+from lightsail_images._models import (
+    Container,
+    ContainerImage,
+    ContainerLogEvent,
+    ContainerService,
+    ContainerServiceStateDetail,
+    EndpointRequest,
+    HealthCheckConfig,
+    ResourceLocation,
+)
+from lightsail_images._operations import CONTAINER_NAME, DIGEST, IMAGE, LABEL, SERVICE_NAME
+from lightsail_images._protocol import CONTENT_TYPE, TARGET_PREFIX, converter
+from lightsail_images._validation import (
+    Param,
+    containers_rule,
+    containers_type,
+    endpoint_matches_containers,
+    endpoint_rule,
+    service_images_rule,
+    validate,
+)
 from lightsail_images.testing._faults import Fault, FaultKind, Faults
 from lightsail_images.testing._model import (
     ApiError,
     ContainerServiceInfo,
     Deployment,
+    DeploymentRule,
     Model,
 )
 from lightsail_images.testing._sigv4 import KeyPair, verify
@@ -105,8 +124,18 @@ _OPTIONAL_SERVICE_NAME = _wire(SERVICE_NAME, required=False)
 _LABEL = _wire(LABEL)
 _DIGEST = _wire(DIGEST)
 _IMAGE = _wire(IMAGE)
-# The ContainerName shape: the same length and pattern rules as a label.
-_CONTAINER_NAME = Param("container_name", "containerName", (length_rule(1, 53), name_rule))
+_CONTAINER_NAME = _wire(CONTAINER_NAME)
+_FILTER_PATTERN = Param("filterPattern", "filterPattern", required=False)
+_PAGE_TOKEN = Param("pageToken", "pageToken", required=False)
+# What the service reports for a health-check member it was not sent.
+_HEALTH_CHECK_DEFAULTS = HealthCheckConfig(
+    healthy_threshold=2,
+    unhealthy_threshold=2,
+    timeout_seconds=2,
+    interval_seconds=5,
+    path="/",
+    success_codes="200-499",
+)
 
 
 # --- what goes in and out ---------------------------------------------------------
@@ -242,16 +271,31 @@ def _image_json(image: ContainerImage) -> dict[str, Any]:
     return {"image": image.image, "digest": image.digest, "createdAt": image.created_at.timestamp()}
 
 
-def _deployment_json(deployment: Deployment) -> dict[str, Any]:
-    return {
-        "version": deployment.version,
-        "state": deployment.state,
-        "containers": {
-            name: {"image": image, "command": [], "environment": {}, "ports": {}}
-            for name, image in deployment.containers.items()
-        },
-        "createdAt": deployment.created_at.timestamp(),
-    }
+def _as_container(value: str | Container) -> Container:
+    # The service reports every member of a container, empty when it was not sent.
+    container = Container(image=value) if isinstance(value, str) else value
+    return attrs.evolve(
+        container,
+        command=container.command if container.command is not None else (),
+        environment=container.environment if container.environment is not None else {},
+        ports=container.ports if container.ports is not None else {},
+    )
+
+
+def _as_endpoint(endpoint: EndpointRequest | None) -> EndpointRequest | None:
+    # ...and every member of the health check, with its default.
+    if endpoint is None:
+        return None
+    given = endpoint.health_check or HealthCheckConfig()
+    check = HealthCheckConfig(
+        **{
+            field.name: getattr(given, field.name)
+            if getattr(given, field.name) is not None
+            else getattr(_HEALTH_CHECK_DEFAULTS, field.name)
+            for field in attrs.fields(HealthCheckConfig)
+        }
+    )
+    return attrs.evolve(endpoint, health_check=check)
 
 
 # --- the fake ------------------------------------------------------------------------
@@ -306,6 +350,9 @@ class FakeLightsail:
     clock_skew: dt.timedelta
     """Added to the clock: set it to make the server's time differ from the client's."""
 
+    log_page_size: int
+    """How many log events one GetContainerLog page holds (default 100)."""
+
     def __init__(
         self,
         region_name: str = "us-east-1",
@@ -336,7 +383,14 @@ class FakeLightsail:
             "DeleteContainerImage": ((_SERVICE_NAME, _IMAGE), self._delete_container_image),
             "CreateContainerServiceRegistryLogin": ((), self._create_registry_login),
             "GetContainerServices": ((_OPTIONAL_SERVICE_NAME,), self._get_container_services),
+            "CreateContainerServiceDeployment": ((_SERVICE_NAME,), self._create_deployment),
+            "GetContainerServiceDeployments": ((_SERVICE_NAME,), self._get_deployments),
+            "GetContainerLog": (
+                (_SERVICE_NAME, _CONTAINER_NAME, _FILTER_PATTERN, _PAGE_TOKEN),
+                self._get_container_log,
+            ),
         }
+        self.log_page_size = 100
 
     def __repr__(self) -> str:
         return f"<FakeLightsail region={self._region_name!r}>"
@@ -473,18 +527,24 @@ class FakeLightsail:
     def set_deployment(
         self,
         service_name: str,
-        containers: Mapping[str, str] | None,
+        containers: Mapping[str, str | Container] | None,
         *,
+        public_endpoint: EndpointRequest | None = None,
         next_deployment: bool = False,
+        rule: DeploymentRule | None = None,
     ) -> Deployment | None:
         """Set the current deployment (or the next one) of a service.
 
         Args:
             service_name: the container service.
-            containers: container name to image, e.g. ``{"app": ":svc.web.2"}``;
-                ``None`` removes the deployment.  Images starting with ``:``
-                must be registered to the service; others are public images.
+            containers: container name to image (``{"app": ":svc.web.2"}``) or
+                to a full :class:`~lightsail_images.Container`; ``None`` removes
+                the deployment.  Images starting with ``:`` must be registered
+                to the service; others are public images.
+            public_endpoint: the deployment's public endpoint.
             next_deployment: set the pending deployment instead of the current one.
+            rule: for a next deployment, how it settles (see
+                :class:`DeploymentRule`); by default it stays pending.
 
         Returns:
             The deployment, or ``None`` when it was removed.
@@ -500,11 +560,70 @@ class FakeLightsail:
 
         """
         for name in containers or {}:
-            _check_local("set_deployment", (_CONTAINER_NAME,), {"container_name": name})
+            _check_local("set_deployment", (CONTAINER_NAME,), {"container_name": name})
+        specs = (
+            None
+            if containers is None
+            else {name: _as_container(value) for name, value in containers.items()}
+        )
         with _local_errors():
             return self._model.set_deployment(
-                service_name, containers, next_deployment=next_deployment, now=self.now()
+                service_name,
+                specs,
+                public_endpoint=_as_endpoint(public_endpoint),
+                next_deployment=next_deployment,
+                rule=rule,
+                now=self.now(),
             )
+
+    def set_deployment_rule(self, service_name: str, rule: DeploymentRule) -> None:
+        """Choose how the service settles the deployments it is asked to create.
+
+        Example::
+
+            from lightsail_images.testing import DeploymentRule
+
+            fake.set_deployment_rule("svc", DeploymentRule(polls=2))  # ACTIVE on the 3rd read
+            fake.set_deployment_rule(
+                "svc", DeploymentRule(healthy=False, log_lines=("Error: no such file: app.py",))
+            )
+
+        Raises:
+            LookupError: the container service does not exist.
+
+        """
+        with _local_errors():
+            self._model.set_rule(service_name, rule)
+
+    def deployments(self, service_name: str) -> list[Deployment]:
+        """Return a service's deployments, newest first (without counting as a read).
+
+        Raises:
+            LookupError: the container service does not exist.
+
+        """
+        with _local_errors():
+            return self._model.deployments(service_name)
+
+    def container_log(self, service_name: str, container_name: str) -> list[ContainerLogEvent]:
+        """Return a container's log lines, oldest first.
+
+        Raises:
+            LookupError: the service does not exist, or no such container ran on it.
+
+        """
+        with _local_errors():
+            return self._model.log(service_name, container_name)
+
+    def write_log(self, service_name: str, container_name: str, *lines: str) -> None:
+        """Append lines to a container's log, stamped with the fake's clock.
+
+        Raises:
+            LookupError: the container service does not exist.
+
+        """
+        with _local_errors():
+            self._model.append_log(service_name, container_name, lines, self.now())
 
     @property
     def requests(self) -> tuple[RecordedRequest, ...]:
@@ -777,34 +896,153 @@ class FakeLightsail:
         }
 
     def _get_container_services(
-        self, params: Mapping[str, Any], _exchange: _Exchange
+        self, params: Mapping[str, Any], exchange: _Exchange
     ) -> dict[str, Any]:
-        services = self._model.services(params.get("serviceName"))
+        name = params.get("serviceName")
+        self._model.observe(name, exchange.now)
+        services = self._model.services(name)
         return {"containerServices": [self._service_json(info) for info in services]}
+
+    def _create_deployment(self, params: Mapping[str, Any], exchange: _Exchange) -> dict[str, Any]:
+        containers = _structure_member(params, "containers", dict[str, Container])
+        endpoint = _structure_member(params, "publicEndpoint", EndpointRequest | None)
+        service_name = params["serviceName"]
+        problems = list(containers_type("containers", containers))
+        if not problems:
+            problems += containers_rule("containers", containers)
+            problems += service_images_rule(service_name, containers, field="containers")
+            if endpoint is not None:
+                problems += endpoint_rule("publicEndpoint", endpoint)
+                problems += endpoint_matches_containers(
+                    containers, endpoint, field="publicEndpoint"
+                )
+        if problems:
+            raise _invalid(problems)
+        info = self._model.create_deployment(
+            service_name,
+            {name: _as_container(container) for name, container in containers.items()},
+            _as_endpoint(endpoint),
+            exchange.now,
+        )
+        return {"containerService": self._service_json(info)}
+
+    def _get_deployments(self, params: Mapping[str, Any], exchange: _Exchange) -> dict[str, Any]:
+        self._model.observe(params["serviceName"], exchange.now)
+        deployments = self._model.deployments(params["serviceName"])
+        return {"deployments": [converter.unstructure(d) for d in deployments]}
+
+    def _get_container_log(self, params: Mapping[str, Any], _exchange: _Exchange) -> dict[str, Any]:
+        start = _epoch_member(params, "startTime")
+        end = _epoch_member(params, "endTime")
+        events = [
+            event
+            for event in self._model.log(params["serviceName"], params["containerName"])
+            if event.created_at is not None
+            and (start is None or event.created_at.timestamp() >= start)
+            and (end is None or event.created_at.timestamp() <= end)
+            and _matches(event.message or "", params.get("filterPattern") or "")
+        ]
+        offset = _page_offset(params.get("pageToken"), len(events))
+        size = max(1, self.log_page_size)
+        page = events[offset : offset + size]
+        out: dict[str, Any] = {"logEvents": [converter.unstructure(e) for e in page]}
+        if offset + size < len(events):
+            out["nextPageToken"] = f"{_PAGE_PREFIX}{offset + size}"
+        return out
 
     def _service_json(self, info: ContainerServiceInfo) -> dict[str, Any]:
         region = self._region_name
-        out: dict[str, Any] = {
-            "containerServiceName": info.name,
-            "arn": info.arn,
-            "createdAt": info.created_at.timestamp(),
-            "location": {"availabilityZone": "all", "regionName": region},
-            "resourceType": "ContainerService",
-            "tags": [],
-            "power": "nano",
-            "powerId": "nano-1",
-            "state": info.state,
-            "scale": 1,
-            "isDisabled": False,
-            "privateDomainName": f"{info.name}.service.local",
-            "publicDomainNames": {},
-            "url": f"https://{info.name}.{info.arn[-12:]}.{region}.cs.amazonlightsail.com/",
-        }
-        if info.current_deployment is not None:
-            out["currentDeployment"] = _deployment_json(info.current_deployment)
-        if info.next_deployment is not None:
-            out["nextDeployment"] = _deployment_json(info.next_deployment)
+        service = ContainerService(
+            container_service_name=info.name,
+            arn=info.arn,
+            created_at=info.created_at,
+            location=ResourceLocation(availability_zone="all", region_name=region),
+            resource_type="ContainerService",
+            tags=(),
+            power="nano",
+            power_id="nano-1",
+            state=info.state,
+            state_detail=ContainerServiceStateDetail(code="ACTIVATING_DEPLOYMENT")
+            if info.next_deployment is not None
+            else None,
+            scale=1,
+            current_deployment=info.current_deployment,
+            next_deployment=info.next_deployment,
+            is_disabled=False,
+            private_domain_name=f"{info.name}.service.local",
+            public_domain_names={},
+            url=f"https://{info.name}.{info.arn[-12:]}.{region}.cs.amazonlightsail.com/",
+        )
+        out: dict[str, Any] = converter.unstructure(service)
         return out
+
+
+_PAGE_PREFIX = "fake-log-page-"
+
+
+def _structure_member(params: Mapping[str, Any], member: str, kind: Any) -> Any:
+    # JSON of the wrong shape is the front door's SerializationException, as
+    # the service answers it; the values' rules are InvalidInputException.
+    try:
+        return converter.structure(params.get(member), kind)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
+        detail = "; ".join(
+            cattrs.transform_error(exc, path=member)
+            if isinstance(exc, cattrs.BaseValidationError)
+            else [str(exc)]
+        )
+        raise _WireError(
+            400,
+            "SerializationException",
+            f"Member {member!r} does not have the API's shape: {detail}.",
+        ) from exc
+
+
+def _invalid(problems: list[ValidationProblem]) -> ApiError:
+    return ApiError(
+        "InvalidInputException",
+        "The request has invalid parameters: " + "; ".join(p.message for p in problems) + ".",
+        "Check the containers and the public endpoint against the "
+        "CreateContainerServiceDeployment API reference.",
+    )
+
+
+def _epoch_member(params: Mapping[str, Any], member: str) -> float | None:
+    value = params.get(member)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _WireError(
+            400,
+            "SerializationException",
+            f"Member {member!r} must be a timestamp in epoch seconds, got {type(value).__name__}.",
+        )
+    return float(value)
+
+
+def _matches(message: str, pattern: str) -> bool:
+    # CloudWatch-style terms: every plain term must occur, no "-term" may.
+    for term in pattern.split():
+        if term.startswith("-") and len(term) > 1:
+            if term[1:] in message:
+                return False
+        elif term not in message:
+            return False
+    return True
+
+
+def _page_offset(token: Any, total: int) -> int:
+    if token is None:
+        return 0
+    text = str(token)
+    digits = text.removeprefix(_PAGE_PREFIX)
+    if not text.startswith(_PAGE_PREFIX) or not digits.isdigit() or int(digits) > total:
+        raise ApiError(
+            "InvalidInputException",
+            f"The page token {text[:40]!r} was not issued by GetContainerLog.",
+            "Pass the nextPageToken of the previous page unchanged, or none for the first page.",
+        )
+    return int(digits)
 
 
 # --- input checks ---------------------------------------------------------------------------
