@@ -48,10 +48,11 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
+import attrs
 from typing_extensions import Self
 
 from lightsail_images._client import Client
-from lightsail_images._config import check_endpoint_url
+from lightsail_images._config import ClientConfig, check_endpoint_url
 from lightsail_images._errors import (
     ConfigurationError,
     ImageSourceError,
@@ -64,6 +65,7 @@ from lightsail_images._errors import (
     RegistryError,
     ServiceError,
     TransportError,
+    ValidationProblem,
 )
 from lightsail_images._models import ContainerImage
 from lightsail_images._version import __version__
@@ -111,6 +113,8 @@ class Arguments(argparse.Namespace):
     region: str | None
     profile: str | None
     endpoint_url: str | None
+    cli_connect_timeout: float | None
+    cli_read_timeout: float | None
     output: str
     debug: bool
     handler: Callable[[Arguments], int]
@@ -423,7 +427,7 @@ def _image_options(parser: argparse.ArgumentParser) -> None:
         "--digest",
         required=True,
         metavar="DIGEST",
-        help="the pushed image's digest, sha256: followed by 64 hex digits",
+        help="the pushed image's digest, sha256: followed by 64 lowercase hex digits",
     )
 
 
@@ -575,10 +579,10 @@ def describe_error(error: BaseException) -> list[str]:
             ),
         ]
     if isinstance(error, ParamValidationError):
-        head = str(error).split("\n", 1)[0].rstrip(":")
+        count = _plural(len(error.errors), "invalid parameter")
         return [
-            f"{PROG}: error: ParamValidationError: {head}",
-            *(f"  {_problem(p.field, p.message)}" for p in error.errors),
+            f"{PROG}: error: ParamValidationError: {count}; nothing was sent",
+            *(f"  {_problem(problem)}" for problem in error.errors),
         ]
     if isinstance(error, ServiceError):
         name = type(error).__name__
@@ -597,26 +601,69 @@ def describe_error(error: BaseException) -> list[str]:
             ("request id", error.request_id),
             ("status", f"HTTP {error.http_status_code}"),
         ]
-    elif isinstance(error, NoRegionError):
-        details = [("tip", "pass --region REGION, or set AWS_REGION")]
-    elif isinstance(error, NoCredentialsError):
-        details = [
-            (
-                "tip",
-                (
-                    "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile NAME "
-                    "(see 'aws configure' and 'aws sso login')"
-                ),
-            )
-        ]
+    elif isinstance(error, ConfigurationError | TransportError):
+        # The library's message advises in Python; say the facts and advise in flags.
+        tip = _shell_advice(error)
+        if tip is not None:
+            return [
+                f"{PROG}: error: {type(error).__name__}: {error.reason}",
+                *_details([("tip", tip)]),
+            ]
     return [f"{PROG}: error: {type(error).__name__}: {error}", *_details(details)]
 
 
-def _problem(field: str, message: str) -> str:
+# The one table from the library's names (parameters, Client arguments,
+# ClientConfig fields) to what a shell user types.
+FLAGS: Mapping[str, str] = {
+    "service_name": "--service-name",
+    "label": "--label",
+    "digest": "--digest",
+    "image": "--image",
+    "keep": "--keep",
+    "source": "PATH",
+    "max_workers": "--jobs",
+    "region_name": "--region",
+    "profile_name": "--profile",
+    "endpoint_url": "--endpoint-url",
+    "connect_timeout": "--cli-connect-timeout",
+    "read_timeout": "--cli-read-timeout",
+}
+
+
+def _problem(problem: ValidationProblem) -> str:
     # Name the option the user typed (--service-name), not the Python keyword.
-    option = "--" + field.replace("_", "-")
-    prefix = f"{field}: "
-    return f"{option}: {message.removeprefix(prefix)}"
+    flag = FLAGS.get(problem.field)
+    return problem.message if flag is None else f"{flag}: {problem.detail}"
+
+
+def _shell_advice(error: ConfigurationError | TransportError) -> str | None:
+    """Return the tip for a configuration or network error, in flags and variables."""
+    if isinstance(error, TransportError):
+        return (
+            f"check {FLAGS['endpoint_url']} (or AWS_ENDPOINT_URL_LIGHTSAIL), your network "
+            f"and proxy (HTTPS_PROXY); on a slow network raise {FLAGS['connect_timeout']} "
+            f"or {FLAGS['read_timeout']} (seconds)"
+        )
+    if isinstance(error, NoRegionError):
+        return (
+            f"pass {FLAGS['region_name']} REGION (for example us-east-1), set AWS_REGION, "
+            "or add 'region = ...' to your profile in ~/.aws/config"
+        )
+    if isinstance(error, NoCredentialsError):
+        return (
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass "
+            f"{FLAGS['profile_name']} NAME (or set AWS_PROFILE) for a profile made with "
+            "'aws configure' or 'aws sso login'"
+        )
+    if error.setting == "profile_name":
+        return (
+            f"create it (aws configure --profile {error.value or 'NAME'}), or pass another "
+            f"{FLAGS['profile_name']} NAME / set AWS_PROFILE"
+        )
+    flag = FLAGS.get(error.setting or "")
+    if flag is not None:
+        return f"fix {flag} or the setting it comes from"
+    return None
 
 
 def _details(pairs: Sequence[tuple[str, str | None]]) -> list[str]:
@@ -647,7 +694,10 @@ def _run_command(command: Command, args: Arguments) -> int:
             # Checked here too, so that the message names the flag the user typed.
             check_endpoint_url(args.endpoint_url, "--endpoint-url")
         with Client(
-            args.region, endpoint_url=args.endpoint_url, profile_name=args.profile
+            args.region,
+            endpoint_url=args.endpoint_url,
+            profile_name=args.profile,
+            config=_client_config(args),
         ) as client:
             output = command.run(args, client)
     except Exception as error:  # noqa: BLE001 - every failure becomes an exit code and a message
@@ -655,6 +705,15 @@ def _run_command(command: Command, args: Arguments) -> int:
     sys.stdout.write(render(output, args.output))
     sys.stdout.flush()
     return ExitCode.OK
+
+
+def _client_config(args: Arguments) -> ClientConfig:
+    config = ClientConfig()
+    if args.cli_connect_timeout is not None:
+        config = attrs.evolve(config, connect_timeout=args.cli_connect_timeout)
+    if args.cli_read_timeout is not None:
+        config = attrs.evolve(config, read_timeout=args.cli_read_timeout)
+    return config
 
 
 def _serve_fake(args: Arguments) -> int:
@@ -666,6 +725,9 @@ def _serve_fake(args: Arguments) -> int:
     try:
         for name in args.service or ():
             fake.add_container_service(name)
+    except ParamValidationError as error:
+        _say(*(f"{PROG} fake-server: error: --service: {p.detail}" for p in error.errors))
+        return ExitCode.USAGE
     except ValueError as error:
         _say(f"{PROG} fake-server: error: --service: {error}")
         return ExitCode.USAGE
@@ -776,6 +838,20 @@ def _global_options(*, subcommand: bool) -> argparse.ArgumentParser:
         "the regional endpoint)",
     )
     group.add_argument(
+        "--cli-connect-timeout",
+        type=_seconds,
+        default=default(None),
+        metavar="SECONDS",
+        help="the longest wait to connect (default 60), as in the AWS CLI",
+    )
+    group.add_argument(
+        "--cli-read-timeout",
+        type=_seconds,
+        default=default(None),
+        metavar="SECONDS",
+        help="the longest wait for data from the service (default 60), as in the AWS CLI",
+    )
+    group.add_argument(
         "--output",
         choices=("json", "text"),
         default=default("text"),
@@ -790,6 +866,18 @@ def _global_options(*, subcommand: bool) -> argparse.ArgumentParser:
     return parser
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        # The AWS CLI reads 0 as "wait forever"; a hung connection should not.
+        msg = f"must be a number of seconds above 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -801,9 +889,18 @@ def _port(text: str) -> int:
     return port
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wrap descriptions to the terminal like option help; keep laid-out text (the epilog)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:  # laid out by hand: the exit-code table
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser for every subcommand."""
-    formatter = argparse.RawDescriptionHelpFormatter
+    formatter = _HelpFormatter
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Register and manage Amazon Lightsail container images.",

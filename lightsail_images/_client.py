@@ -234,7 +234,7 @@ class Client:
                 and inner hyphens.
             label: a name for this line of images (``"web"``, ``"worker"``), 1-53
                 characters of the same alphabet.
-            digest: the pushed image's digest, ``"sha256:"`` plus 64 hex digits.
+            digest: the pushed image's digest, ``"sha256:"`` plus 64 lowercase hex digits.
 
         Returns:
             The registered image and the response metadata.
@@ -571,10 +571,10 @@ class Client:
         extra = []
         if type(keep) is not int or keep < 0:  # bool is an int subclass, and not a count
             extra.append(
-                ValidationProblem(
+                ValidationProblem.of(
                     "keep",
                     "type",
-                    f"keep: must be a whole number of versions to keep, 0 or more; got {keep!r}",
+                    f"must be a whole number of versions to keep, 0 or more; got {keep!r}",
                 )
             )
         self._check_params(
@@ -751,11 +751,12 @@ class Client:
                 )
                 delay = policy.delay(attempt, retryable=True, timeout=exc.timeout)
                 if delay is None:
+                    reason = f"{operation.name} failed: {exc.description}{_after(attempt)}"
                     raise TransportError(
-                        f"{operation.name} failed: {exc.description}"
-                        f"{_after(attempt)}; check the endpoint URL, your network or proxy, "
+                        f"{reason}; check the endpoint URL, your network or proxy, "
                         "and the timeouts in ClientConfig",
                         attempts=attempt,
+                        reason=reason,
                     ) from exc.__cause__
                 sleep(delay)
                 continue
@@ -816,7 +817,7 @@ _SKEW_STEP = dt.timedelta(seconds=30)
 
 
 def _with_attempts(exc: TransportError, attempts: int) -> TransportError:
-    return TransportError(str(exc), attempts=attempts)
+    return TransportError(str(exc), attempts=attempts, reason=exc.reason)
 
 
 def _after(attempts: int) -> str:

@@ -164,7 +164,7 @@ class SessionSource:
                 return value if value is not None else files.scoped().get(key)
             return self.get().get_config_variable(name)
         except BotoCoreError as exc:
-            raise ConfigurationError(_describe_config_error(exc, self._profile_name)) from exc
+            raise _config_error(exc, self._profile_name) from exc
         except ValueError as exc:
             raise ConfigurationError(
                 f"the AWS configuration value for {name!r} is not valid ({exc}); fix it in "
@@ -194,7 +194,7 @@ class SessionSource:
             session = self.get()
             return session.get_scoped_config(), session.full_config
         except BotoCoreError as exc:
-            raise ConfigurationError(_describe_config_error(exc, self._profile_name)) from exc
+            raise _config_error(exc, self._profile_name) from exc
 
 
 # Settings botocore reads from one environment variable, then the profile, with
@@ -262,18 +262,21 @@ class _SharedConfig:
         return profiles[self.profile_name]  # type: ignore[no-any-return]
 
 
-def _describe_config_error(exc: Exception, profile_name: str | None) -> str:
+def _config_error(exc: Exception, profile_name: str | None) -> ConfigurationError:
     from botocore.exceptions import ProfileNotFound  # noqa: PLC0415 - lazy import
 
     if isinstance(exc, ProfileNotFound):
         kwargs: dict[str, Any] = getattr(exc, "kwargs", {})
         name = kwargs.get("profile") or profile_name or os.environ.get("AWS_PROFILE") or "default"
-        return (
-            f"the AWS profile {name!r} was not found in ~/.aws/config or "
-            "~/.aws/credentials; create it (aws configure --profile NAME), or pass "
-            "another profile_name / set AWS_PROFILE"
+        reason = f"the AWS profile {name!r} was not found in ~/.aws/config or ~/.aws/credentials"
+        return ConfigurationError(
+            f"{reason}; create it (aws configure --profile NAME), or pass "
+            "another profile_name / set AWS_PROFILE",
+            reason=reason,
+            setting="profile_name",
+            value=name,
         )
-    return f"could not read the AWS configuration: {exc}"
+    return ConfigurationError(f"could not read the AWS configuration: {exc}")
 
 
 _REGION = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
@@ -321,11 +324,17 @@ def _resolve_region(
         raise NoRegionError(
             "no AWS region is configured: pass region_name='us-east-1' (for example) to "
             "Client, set AWS_REGION or AWS_DEFAULT_REGION, or add 'region = ...' to your "
-            "profile in ~/.aws/config"
+            "profile in ~/.aws/config",
+            reason="no AWS region is configured",
+            setting="region_name",
         )
     if not isinstance(region, str) or _REGION.fullmatch(region) is None:
+        reason = f"{region!r} is not a valid AWS region name; use a name such as 'us-east-1'"
         raise ConfigurationError(
-            f"region_name {region!r} is not a valid AWS region name; use a name such as 'us-east-1'"
+            f"region_name {reason}",
+            reason=reason,
+            setting="region_name",
+            value=str(region),
         )
     return region
 

@@ -117,13 +117,27 @@ class ValidationProblem:
         field: the keyword argument's name, for example ``"service_name"``.
         rule: a short name of the broken rule: ``"type"``, ``"min_length"``,
             ``"max_length"``, ``"pattern"``, ``"digest"`` or ``"image"``.
-        message: a sentence that says what is wrong and what is accepted.
+        message: a sentence that says what is wrong and what is accepted,
+            starting with the field's name (``"digest: ..."``).
+        detail: the same sentence without the field's name, for a caller that
+            names the field its own way (the command line says ``--digest``).
 
     """
 
     field: str
     rule: str
     message: str
+    detail: str = attrs.field(
+        kw_only=True,
+        default=attrs.Factory(
+            lambda self: self.message.removeprefix(f"{self.field}: "), takes_self=True
+        ),
+    )
+
+    @classmethod
+    def of(cls, field: str, rule: str, detail: str) -> Self:
+        """Build a problem from the field, the rule and what is wrong (without the field)."""
+        return cls(field, rule, f"{field}: {detail}", detail=detail)
 
     def __str__(self) -> str:
         return self.message
@@ -153,7 +167,37 @@ class ParamValidationError(LightsailError, ValueError):
 
 
 class ConfigurationError(LightsailError):
-    """The client cannot be configured as asked (a missing profile, a bad endpoint URL...)."""
+    """The client cannot be configured as asked (a missing profile, a bad endpoint URL...).
+
+    ``str(err)`` says what is wrong and how to fix it in Python.  For a caller
+    that gives its own advice (the command line names its flags), the facts
+    are also kept apart.
+
+    Attributes:
+        reason: what is wrong, without advice.
+        setting: the :class:`Client` argument concerned (``"region_name"``,
+            ``"profile_name"``, ``"endpoint_url"``, ``"aws_access_key_id"``...),
+            when one is.
+        value: the value that was given or found for it, when there was one.
+
+    """
+
+    reason: str
+    setting: str | None
+    value: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        setting: str | None = None,
+        value: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = message if reason is None else reason
+        self.setting = setting
+        self.value = value
 
 
 class NoRegionError(ConfigurationError):
@@ -200,12 +244,21 @@ class TransportError(LightsailError):
     """No HTTP response arrived, even after the last retry.
 
     The cause (connection refused, timeout, TLS failure, reset) is chained as
-    ``__cause__``.  ``attempts`` says how many attempts were made.
+    ``__cause__``.
+
+    Attributes:
+        attempts: how many attempts were made.
+        reason: what happened, without the advice ``str(err)`` ends with.
+
     """
 
-    def __init__(self, message: str, *, attempts: int = 1) -> None:
+    attempts: int
+    reason: str
+
+    def __init__(self, message: str, *, attempts: int = 1, reason: str | None = None) -> None:
         super().__init__(message)
         self.attempts = attempts
+        self.reason = message if reason is None else reason
 
 
 class MalformedResponseError(LightsailError):

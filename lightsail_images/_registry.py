@@ -782,10 +782,11 @@ class RegistryClient:
             except _Transient as exc:
                 if attempt >= self.max_attempts:
                     if exc.no_response:
+                        reason = f"{exc.description}; gave up after {attempt} attempts"
                         raise TransportError(
-                            f"{exc.description}; gave up after {attempt} attempts."
-                            " Is the registry up, and reachable from here?",
+                            f"{reason}. Is the registry up, and reachable from here?",
                             attempts=attempt,
+                            reason=reason,
                         ) from exc.__cause__
                     raise RegistryError(
                         f"{exc.description}; gave up after {attempt} attempts",

@@ -198,15 +198,23 @@ class CredentialSource:
         except NoCredentialsError:
             raise
         except (BotoCoreError, OSError, ValueError) as exc:
+            cause = f"{type(exc).__name__}: {_without_secrets(exc)}"
+            reason = f"could not load AWS credentials: {cause}"
             raise NoCredentialsError(
-                "could not load AWS credentials: "
-                f"{type(exc).__name__}: {_without_secrets(exc)}. Check the profile and "
-                "credential settings, or pass aws_access_key_id and aws_secret_access_key"
+                f"{reason}. Check the profile and credential settings, or pass "
+                "aws_access_key_id and aws_secret_access_key",
+                reason=reason,
+                setting="aws_access_key_id",
             ) from exc
         if not frozen.access_key or not frozen.secret_key:
-            raise NoCredentialsError(
+            reason = (
                 "the AWS credentials found are incomplete (an access key without a secret "
-                "key, or the reverse); fix the profile or environment variables"
+                "key, or the reverse)"
+            )
+            raise NoCredentialsError(
+                f"{reason}; fix the profile or environment variables",
+                reason=reason,
+                setting="aws_access_key_id",
             )
         return self._check(
             FrozenCredentials(frozen.access_key, frozen.secret_key, frozen.token or None),
@@ -240,7 +248,9 @@ class CredentialSource:
                         "no AWS credentials were found: pass aws_access_key_id and "
                         "aws_secret_access_key to Client, set AWS_ACCESS_KEY_ID and "
                         "AWS_SECRET_ACCESS_KEY, or configure a profile "
-                        "(aws configure, or aws sso login) and pass profile_name"
+                        "(aws configure, or aws sso login) and pass profile_name",
+                        reason="no AWS credentials were found",
+                        setting="aws_access_key_id",
                     )
                 self._chain = credentials
             return self._chain

@@ -81,8 +81,8 @@ def str_type(field: str, value: Any) -> list[ValidationProblem]:
     if isinstance(value, str):
         return []
     return [
-        ValidationProblem(
-            field, "type", f"{field}: must be a str, got {type(value).__name__}: {shorten(value)}"
+        ValidationProblem.of(
+            field, "type", f"must be a str, got {type(value).__name__}: {shorten(value)}"
         )
     ]
 
@@ -93,19 +93,19 @@ def length_rule(minimum: int, maximum: int) -> Rule:
     def check(field: str, value: str) -> list[ValidationProblem]:
         if len(value) < minimum:
             return [
-                ValidationProblem(
+                ValidationProblem.of(
                     field,
                     "min_length",
-                    f"{field}: must be at least {minimum} character{'s' if minimum > 1 else ''}"
+                    f"must be at least {minimum} character{'s' if minimum > 1 else ''}"
                     f" long, got {len(value)}: {shorten(value)}",
                 )
             ]
         if len(value) > maximum:
             return [
-                ValidationProblem(
+                ValidationProblem.of(
                     field,
                     "max_length",
-                    f"{field}: must be at most {maximum} characters long, got {len(value)}: "
+                    f"must be at most {maximum} characters long, got {len(value)}: "
                     f"{shorten(value)}",
                 )
             ]
@@ -118,10 +118,10 @@ def name_rule(field: str, value: str) -> list[ValidationProblem]:
     """Check Lightsail's name pattern: lowercase letters, digits and inner hyphens."""
     if value and NAME_PATTERN.fullmatch(value) is None:
         return [
-            ValidationProblem(
+            ValidationProblem.of(
                 field,
                 "pattern",
-                f"{field}: must use only lowercase letters a-z, digits and hyphens, and must "
+                "must use only lowercase letters a-z, digits and hyphens, and must "
                 f"not start or end with a hyphen; got {shorten(value)}",
             )
         ]
@@ -133,25 +133,31 @@ def digest_rule(field: str, value: str) -> list[ValidationProblem]:
     form = _DIGEST_FORM.fullmatch(value)
     if form is None:
         return [
-            ValidationProblem(
+            ValidationProblem.of(
                 field,
                 "digest",
-                f"{field}: must be a content digest 'algorithm:hex', for example "
+                "must be a content digest 'algorithm:hex', for example "
                 f"'sha256:' followed by 64 lowercase hex digits; got {shorten(value)}",
             )
         ]
     encoded = _REGISTERED_DIGESTS.get(form["alg"])
-    if encoded is not None and encoded.fullmatch(form["enc"]) is None:
-        width = 64 if form["alg"] == "sha256" else 128
-        return [
-            ValidationProblem(
-                field,
-                "digest",
-                f"{field}: a {form['alg']} digest needs exactly {width} lowercase hex digits "
-                f"after '{form['alg']}:', got {len(form['enc'])} characters: {shorten(value)}",
-            )
-        ]
-    return []
+    if encoded is None or encoded.fullmatch(form["enc"]) is not None:
+        return []
+    alg, enc = form["alg"], form["enc"]
+    width = 64 if alg == "sha256" else 128
+    if encoded.fullmatch(enc.lower()) is not None:
+        why = f"the hex digits must be lowercase (a-f, not A-F), got {shorten(value)}"
+    elif len(enc) != width:
+        why = f"got {len(enc)} characters: {shorten(value)}"
+    else:
+        why = f"got characters other than 0-9 and a-f: {shorten(value)}"
+    return [
+        ValidationProblem.of(
+            field,
+            "digest",
+            f"a {alg} digest needs exactly {width} lowercase hex digits after '{alg}:'; {why}",
+        )
+    ]
 
 
 def image_name_rule(field: str, value: str) -> list[ValidationProblem]:
@@ -162,10 +168,10 @@ def image_name_rule(field: str, value: str) -> list[ValidationProblem]:
         ImageRef.parse(value)
     except ValueError:
         return [
-            ValidationProblem(
+            ValidationProblem.of(
                 field,
                 "image",
-                f"{field}: must be a registered image name ':<service>.<label>.<version>', "
+                "must be a registered image name ':<service>.<label>.<version>', "
                 f"for example ':my-svc.web.3'; got {shorten(value)}",
             )
         ]
@@ -185,13 +191,15 @@ def image_belongs_to_service(values: Mapping[str, Any]) -> list[ValidationProble
         return []  # reported by image_name_rule
     if ref.service_name == service_name:
         return []
+    # Said without naming another parameter, so that every caller (Python, the
+    # command line) can name the fields its own way.
     return [
-        ValidationProblem(
+        ValidationProblem.of(
             "image",
             "image",
-            f"image: {image!r} belongs to container service {ref.service_name!r}, not "
-            f"{service_name!r}; pass service_name={ref.service_name!r} or an image of "
-            f"{service_name!r}",
+            f"{image!r} belongs to container service {ref.service_name!r}, not "
+            f"{service_name!r}; name an image of {service_name!r}, or the container "
+            f"service {ref.service_name!r}",
         )
     ]
 

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import runpy
 import signal
 import subprocess
@@ -292,7 +293,7 @@ def test_validation_errors_exit_2_and_name_the_options(cli, svc):
     assert (code, out) == (2, "")
     assert_clean_error(err, error_type="ParamValidationError")
     lines = err.splitlines()
-    assert "3 invalid parameters for RegisterContainerImage; nothing was sent" in lines[0]
+    assert lines[0].endswith("ParamValidationError: 3 invalid parameters; nothing was sent")
     assert [line.split(":")[0] for line in lines[1:]] == [
         "  --service-name",
         "  --label",
@@ -354,7 +355,7 @@ def test_configuration_errors_exit_5(cli, monkeypatch, tmp_path):
     code, out, err = cli("list", "--service-name", "svc", AWS_REGION=None)
     assert (code, out) == (5, "")
     assert_clean_error(err, error_type="NoRegionError")
-    assert "  tip: pass --region REGION, or set AWS_REGION" in err.splitlines()
+    assert "  tip: pass --region REGION (for example us-east-1), set AWS_REGION, " in err
     # --region supplies it.
     assert cli("list", "--service-name", "svc", "--region", "us-east-1")[0] == 0
     code, _, err = cli("list", "--service-name", "svc", AWS_ACCESS_KEY_ID=None)
@@ -763,3 +764,126 @@ def test_push_of_a_malformed_image_exits_2_with_the_image_source_message(
     assert "broken.tar" in err
     assert expected in err
     assert svc.images("svc") == []
+
+
+# --- advice for the person at the shell -------------------------------------------------------
+
+# What a Python user is told, which a shell user cannot act on.
+PYTHON_ADVICE = re.compile(
+    r"\b(service_name|region_name|profile_name|endpoint_url|aws_access_key_id|"
+    r"prune_container_images|add_container_service)\b|ClientConfig|to Client\b|=\s*'"
+)
+
+
+def assert_shell_advice(err):
+    assert PYTHON_ADVICE.search(err) is None, err
+    assert "Traceback" not in err
+
+
+def test_an_image_of_another_service_is_explained_in_flags(cli, svc):
+    code, _, err = cli("delete", "--service-name", "svc", "--image", ":other.web.1")
+    assert code == 2
+    assert_shell_advice(err)
+    assert "  --image: ':other.web.1' belongs to container service 'other', not 'svc'" in err
+
+
+def test_keep_is_named_as_typed(cli, svc):
+    code, _, err = cli("prune", "--service-name", "svc", "--keep", "-1")
+    assert code == 2
+    assert_shell_advice(err)
+    assert "  --keep: must be a whole number of versions to keep, 0 or more; got -1" in err
+
+
+def test_configuration_errors_advise_in_flags_and_variables(cli, svc):
+    code, _, err = cli("list", "--service-name", "svc", AWS_REGION=None)
+    assert code == 5
+    assert_shell_advice(err)
+    assert "--region REGION" in err
+    assert "AWS_REGION" in err
+    code, _, err = cli("list", "--service-name", "svc", AWS_ACCESS_KEY_ID=None)
+    assert code == 5
+    assert_shell_advice(err)
+    assert err.startswith("lightsail-images: error: NoCredentialsError: no AWS credentials")
+    assert "AWS_ACCESS_KEY_ID" in err
+    assert "--profile NAME" in err
+    code, _, err = cli("list", "--service-name", "svc", "--profile", "nope")
+    assert code == 5
+    assert_shell_advice(err)
+    assert "the AWS profile 'nope' was not found" in err
+    assert "aws configure --profile nope" in err
+    assert "--profile NAME / set AWS_PROFILE" in err
+
+
+def test_a_transport_error_points_at_the_timeout_flags(cli, svc):
+    code, _, err = cli(
+        "list", "--service-name", "svc", "--endpoint-url", "http://127.0.0.1:1",
+        AWS_MAX_ATTEMPTS="1",
+    )  # fmt: skip
+    assert code == 4
+    assert_shell_advice(err)
+    assert "could not connect to http://127.0.0.1:1/" in err
+    assert "--endpoint-url" in err
+    assert "--cli-connect-timeout" in err
+    assert "--cli-read-timeout" in err
+
+
+def test_timeout_flags_reach_the_client(cli, svc, monkeypatch):
+    seen = []
+    real = _cli.Client
+
+    def spy(*args, **kwargs):
+        client = real(*args, **kwargs)
+        seen.append(client.config)
+        return client
+
+    monkeypatch.setattr(_cli, "Client", spy)
+    code, _, err = cli(
+        "list", "--service-name", "svc", "--cli-connect-timeout", "3", "--cli-read-timeout", "7.5"
+    )
+    assert (code, err) == (0, "")
+    assert (seen[0].connect_timeout, seen[0].read_timeout) == (3, 7.5)
+    code, _, _ = cli("list", "--service-name", "svc")
+    assert (seen[1].connect_timeout, seen[1].read_timeout) == (60, 60)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
+def test_timeout_flags_reject_what_is_not_a_wait(cli, svc, value):
+    code, _, err = cli("list", "--service-name", "svc", "--cli-read-timeout", value)
+    assert code == 2
+    assert "--cli-read-timeout: must be a number of seconds above 0" in err
+
+
+def test_an_uppercase_digest_says_lowercase_is_required(cli, svc):
+    upper = "sha256:" + "AB" * 32
+    code, _, err = cli("register", "--service-name", "svc", "--label", "web", "--digest", upper)
+    assert code == 2
+    assert "got 64 characters" not in err
+    assert "must be lowercase" in err
+
+
+def test_help_and_docstrings_say_lowercase(capsys):
+    assert _cli.main(["register", "--help"]) == 0
+    assert "64 lowercase hex digits" in " ".join(capsys.readouterr().out.split())
+    assert "lowercase" in (li.Client.register_container_image.__doc__ or "")
+
+
+def test_fake_server_names_the_service_flag_without_claiming_nothing_was_sent():
+    result = run_cli("fake-server", "--service", "Bad_Name", env={})
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "nothing was sent" not in result.stderr
+    assert "add_container_service" not in result.stderr
+    assert result.stderr.startswith("lightsail-images fake-server: error: --service: must use only")
+    assert "'Bad_Name'" in result.stderr
+
+
+def test_subcommand_descriptions_are_wrapped_like_the_option_help(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "60")
+    for command in [c.name for c in _cli.COMMANDS]:
+        assert _cli.main([command, "--help"]) == 0
+        description = capsys.readouterr().out.split("\n\n")[1]  # after the usage
+        assert len(description) > 60, description
+        assert max(len(line) for line in description.splitlines()) <= 60, (command, description)
+    # The exit-code table keeps its layout.
+    assert _cli.main(["--help"]) == 0
+    assert "  0    success\n" in capsys.readouterr().out

@@ -181,3 +181,44 @@ def test_boto3_style_handling_keeps_working() -> None:
     assert info.value.response["Error"]["Code"] == "NotFoundException"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert info.value.response["tip"] == "Check the name."
+
+
+def test_configuration_errors_keep_their_facts_apart_from_the_advice(tmp_path, monkeypatch):
+    import pickle
+
+    with pytest.raises(li.ConfigurationError) as info:
+        li.Client("us-east-1", profile_name="nope")
+    err = info.value
+    assert (err.setting, err.value) == ("profile_name", "nope")
+    assert err.reason == (
+        "the AWS profile 'nope' was not found in ~/.aws/config or ~/.aws/credentials"
+    )
+    assert str(err).startswith(err.reason + "; ")
+    copy = pickle.loads(pickle.dumps(err))
+    assert (copy.reason, copy.setting, copy.value, str(copy)) == (
+        err.reason,
+        err.setting,
+        err.value,
+        str(err),
+    )
+    with pytest.raises(li.NoRegionError) as region:
+        li.Client()
+    assert (region.value.setting, region.value.reason) == (
+        "region_name",
+        "no AWS region is configured",
+    )
+
+
+def test_validation_problems_say_what_is_wrong_without_the_field_name():
+    upper = "sha256:" + "AB" * 32
+    with pytest.raises(li.ParamValidationError) as info:
+        li.Client(
+            "us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
+        ).register_container_image(service_name="svc", label="web", digest=upper)
+    (problem,) = info.value.errors
+    assert problem.field == "digest"
+    assert problem.message == f"digest: {problem.detail}"
+    assert "lowercase" in problem.detail
+    assert "must be lowercase (a-f, not A-F)" in problem.detail
+    assert "got 64 characters" not in problem.detail
+    assert li.ValidationProblem("x", "type", "x: bad").detail == "bad"

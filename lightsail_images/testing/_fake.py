@@ -1072,7 +1072,7 @@ def _check_wire_input(params: tuple[Param, ...], payload: Any) -> Mapping[str, A
             "InvalidInputException",
             "The request has invalid parameters: " + "; ".join(problems) + ".",
             "Service names and labels use lowercase letters, digits and hyphens, and do not "
-            "start or end with a hyphen; digests look like 'sha256:' and 64 hex digits.",
+            "start or end with a hyphen; digests look like 'sha256:' and 64 lowercase hex digits.",
         )
     return payload
 
