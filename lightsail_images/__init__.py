@@ -11,10 +11,10 @@ Example::
         print(result.container_image.image)  # ":my-svc.web.1"
 
 Everything public is importable from here; the modules behind it are private.
+The push machinery (tar, gzip, a thread pool, the registry protocol) is not
+imported here: ``Client.push_container_image`` loads it on first use, so
+scripts that only register images never pay for it.
 """
-
-import importlib as _importlib
-import typing as _typing
 
 from lightsail_images._client import Client
 from lightsail_images._config import ClientConfig
@@ -61,6 +61,8 @@ from lightsail_images._models import (
     ImageRef,
     PrivateRegistryAccess,
     PruneResult,
+    PushedImage,
+    PushProgress,
     RegisterContainerImageResult,
     RegistryErrorDetail,
     ResourceLocation,
@@ -68,32 +70,6 @@ from lightsail_images._models import (
     Tag,
 )
 from lightsail_images._version import __version__
-
-if _typing.TYPE_CHECKING:
-    from lightsail_images._registry import PushedImage, PushProgress
-
-# The push machinery (tar, gzip, a thread pool, the registry protocol) loads
-# on first use, so scripts that only register images never pay for it.  Its
-# exceptions live in _errors.py with every other one, and load eagerly.
-_LAZY = {
-    "PushProgress": "lightsail_images._registry",
-    "PushedImage": "lightsail_images._registry",
-}
-
-
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        msg = f"module 'lightsail_images' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})  # the lazy names too, for completion
-
 
 __all__ = [
     "AccessDeniedException",

@@ -129,6 +129,7 @@ class Arguments(argparse.Namespace):
     # push
     source: str
     jobs: int
+    insecure_registry: bool
     # fake-server
     host: str
     port: int
@@ -316,6 +317,7 @@ def _push(args: Arguments, client: Client) -> Output:
             source=args.source,
             on_progress=display.update,
             max_workers=args.jobs,
+            insecure_registry=args.insecure_registry,
         )
     return Output(
         {"containerImage": _image_document(image)},
@@ -398,6 +400,14 @@ def _push_options(parser: argparse.ArgumentParser) -> None:
         default=3,
         metavar="N",
         help="blobs to upload at the same time (default 3)",
+    )
+    parser.add_argument(
+        "--insecure-registry",
+        action="store_true",
+        help=(
+            "accept a registry login that names a plain-http registry (a local test "
+            "registry only: the password travels unencrypted)"
+        ),
     )
     parser.add_argument(
         "source",

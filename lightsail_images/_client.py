@@ -12,6 +12,7 @@ wires them to the signer, the transport and the retry policy.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import platform
@@ -47,7 +48,14 @@ from lightsail_images._operations import (
 from lightsail_images._operations import LABEL as LABEL_PARAM
 from lightsail_images._operations import SERVICE_NAME as SERVICE_NAME_PARAM
 from lightsail_images._protocol import Operation, build_request, parse_response
-from lightsail_images._retry import RetryPolicy, RetryQuota, clock_skew, is_retryable, sleep
+from lightsail_images._retry import (
+    Retryable,
+    RetryPolicy,
+    RetryQuota,
+    call_with_retries,
+    clock_skew,
+    is_retryable,
+)
 from lightsail_images._signing import CredentialSource, FrozenCredentials, Signer
 from lightsail_images._transport import AttemptFailed, RequestsTransport
 from lightsail_images._validation import CrossRule, Param, validate
@@ -72,9 +80,9 @@ if TYPE_CHECKING:
         GetContainerImagesResult,
         GetContainerServiceDeploymentsResult,
         GetContainerServicesResult,
+        PushProgress,
         RegisterContainerImageResult,
     )
-    from lightsail_images._registry import PushProgress
 
 __all__ = ["Client"]
 
@@ -504,10 +512,7 @@ class Client:
             return self._ensure(values)
 
     def _ensure(self, values: dict[str, Any]) -> ContainerImage:
-        policy = RetryPolicy(max_attempts=self._max_attempts, quota=self._quota)
-        attempt = 0
-        while True:
-            attempt += 1
+        def attempt(_: int) -> ContainerImage:
             listing = self.get_container_images(service_name=values["service_name"])
             existing = find_registered(
                 listing.container_images, label=values["label"], digest=values["digest"]
@@ -524,16 +529,17 @@ class Client:
                     REGISTER_CONTAINER_IMAGE, values, max_attempts=1
                 ).container_image
             except TransportError as exc:
-                delay = policy.delay(attempt, retryable=True, timeout=False)
-                if delay is None:
-                    raise _with_attempts(exc, attempt) from exc.__cause__
                 logger.debug("ensure: registration outcome unknown (%s); checking again", exc)
+                raise Retryable(
+                    functools.partial(_with_attempts, exc), description=str(exc)
+                ) from exc.__cause__
             except ServiceError as exc:
-                delay = policy.delay(attempt, retryable=is_retryable(exc), timeout=False)
-                if delay is None:
+                if not is_retryable(exc):
                     raise
                 logger.debug("ensure: registration failed (%s); checking again", exc.code)
-            sleep(delay)
+                raise Retryable(_raise(exc), description=exc.code) from None
+
+        return call_with_retries(attempt, self._retry_policy())
 
     def prune_container_images(
         self,
@@ -608,6 +614,7 @@ class Client:
         source: str | os.PathLike[str],
         on_progress: Callable[[PushProgress], object] | None = None,
         max_workers: int = 3,
+        insecure_registry: bool = False,
     ) -> ContainerImage:
         """Push an image from disk to your Lightsail registry and register it: no Docker needed.
 
@@ -631,6 +638,10 @@ class Client:
             on_progress: called with a ``PushProgress`` as each blob is checked,
                 skipped or sent (from worker threads, one call at a time).
             max_workers: how many blobs to upload at the same time.
+            insecure_registry: accept a registry login that names a plain
+                ``http://`` registry (a local test registry, or a fake).  The
+                registry Lightsail hands out is HTTPS, and without this a
+                plain-http one is refused: the password would travel unencrypted.
 
         Returns:
             The registered image; use ``image.image`` in deployments.
@@ -641,7 +652,8 @@ class Client:
             ImageSourceError: the source is missing, unreadable or corrupt.
             RegistryAuthError: the registry refused the login credentials.
             DigestMismatchError: the registry stored something other than what was sent.
-            RegistryError: the registry failed, even after retries.
+            RegistryError: the registry refused or failed a step, even after retries.
+            TransportError: Lightsail or the registry did not answer, even after retries.
 
         Example::
 
@@ -652,12 +664,22 @@ class Client:
 
         """
         from lightsail_images._oci import open_image  # noqa: PLC0415 - only pushes pay for it
-        from lightsail_images._registry import push_local_image  # noqa: PLC0415
+        from lightsail_images._push.push import push_image  # noqa: PLC0415
 
+        workers = []
+        if type(max_workers) is not int or max_workers < 1:
+            workers.append(
+                ValidationProblem(
+                    "max_workers",
+                    "type",
+                    f"max_workers: must be a whole number of 1 or more; got {max_workers!r}",
+                )
+            )
         self._check_params(
             "push_container_image",
             (SERVICE_NAME_PARAM, LABEL_PARAM),
             {"service_name": service_name, "label": label},
+            extra=workers,
         )
         with open_image(source) as local:
             digest = local.manifest().digest
@@ -667,21 +689,19 @@ class Client:
                 logger.debug("push: %s is already registered as %s", digest, existing.image)
                 return existing
             login = self.create_container_service_registry_login().registry_login
-            pushed = push_local_image(
+            pushed = push_image(
                 local,
                 registry=login.registry,
                 username=login.username,
                 password=login.password,
                 repository=REGISTRY_REPOSITORY,
                 tag=f"{service_name}.{label}.{secrets.token_hex(6)}",
-                http_session=self._transport.session,
+                transport=self._transport,
+                new_policy=self._retry_policy,
+                long_read_timeout=max(self._config.read_timeout, _PUSH_READ_TIMEOUT),
+                insecure_registry=insecure_registry,
                 on_progress=on_progress,
                 max_workers=max_workers,
-                # The registry address Lightsail returns is a bare host (HTTPS);
-                # an explicit http:// comes only from a local test registry.
-                insecure_http=login.registry.startswith("http://"),
-                connect_timeout=self._config.connect_timeout,
-                read_timeout=max(self._config.read_timeout, _PUSH_READ_TIMEOUT),
             )
         return self.ensure_container_image(
             service_name=service_name, label=label, digest=pushed.digest
@@ -721,12 +741,12 @@ class Client:
     ) -> R:
         self._check(operation, values)
         request = build_request(operation, values, endpoint_url=self._endpoint_url)
-        policy = RetryPolicy(max_attempts=max_attempts or self._max_attempts, quota=self._quota)
+        policy = self._retry_policy(max_attempts)
         invocation_id = str(uuid.uuid4())
-        attempt = 0
         skew_corrected = False
-        while True:
-            attempt += 1
+
+        def attempt(number: int) -> R:
+            nonlocal skew_corrected
             # The offset this attempt is signed with: a skew error is judged
             # against it, not against whatever another thread set since.
             signed_offset = self._signer.clock_offset
@@ -736,7 +756,7 @@ class Client:
                     "User-Agent": self._user_agent,
                     "Accept-Encoding": "identity",
                     "amz-sdk-invocation-id": invocation_id,
-                    "amz-sdk-request": f"attempt={attempt}; max={policy.max_attempts}",
+                    "amz-sdk-request": f"attempt={number}; max={policy.max_attempts}",
                 },
             )
             try:
@@ -745,45 +765,42 @@ class Client:
                 logger.debug(
                     "%s attempt %d/%d: no response: %s",
                     operation.name,
-                    attempt,
+                    number,
                     policy.max_attempts,
                     exc.description,
                 )
-                delay = policy.delay(attempt, retryable=True, timeout=exc.timeout)
-                if delay is None:
-                    reason = f"{operation.name} failed: {exc.description}{_after(attempt)}"
-                    raise TransportError(
-                        f"{reason}; check the endpoint URL, your network or proxy, "
-                        "and the timeouts in ClientConfig",
-                        attempts=attempt,
-                        reason=reason,
-                    ) from exc.__cause__
-                sleep(delay)
-                continue
+                raise exc.retryable(
+                    f"{operation.name} failed",
+                    "check the endpoint URL, your network or proxy, and the timeouts in"
+                    " ClientConfig",
+                ) from exc.__cause__
             logger.debug(
                 "%s attempt %d/%d: HTTP %d, request id %s",
                 operation.name,
-                attempt,
+                number,
                 policy.max_attempts,
                 response.status_code,
                 response.headers.get("x-amzn-requestid"),
             )
             outcome = parse_response(
-                operation, response, attempts=attempt, secrets=self._signer.secrets()
+                operation, response, attempts=number, secrets=self._signer.secrets()
             )
             if not isinstance(outcome, ServiceError):
-                policy.succeeded(attempt)
                 return outcome
             if not skew_corrected and self._correct_clock(outcome, response.headers, signed_offset):
                 # Re-signed with the corrected clock: one immediate extra attempt,
                 # outside the retry budget, as other AWS SDKs do.
                 skew_corrected = True
-                policy.max_attempts += 1
-                continue
-            delay = policy.delay(attempt, retryable=is_retryable(outcome), timeout=False)
-            if delay is None:
-                raise outcome
-            sleep(delay)
+                raise Retryable(_raise(outcome), description=outcome.code, immediate=True)
+            if is_retryable(outcome):
+                raise Retryable(_raise(outcome), description=f"{outcome.code}")
+            raise outcome
+
+        return call_with_retries(attempt, policy)
+
+    def _retry_policy(self, max_attempts: int | None = None) -> RetryPolicy:
+        """Return a policy for one retried step: this client's attempts and quota."""
+        return RetryPolicy(max_attempts=max_attempts or self._max_attempts, quota=self._quota)
 
     def _correct_clock(
         self,
@@ -820,8 +837,9 @@ def _with_attempts(exc: TransportError, attempts: int) -> TransportError:
     return TransportError(str(exc), attempts=attempts, reason=exc.reason)
 
 
-def _after(attempts: int) -> str:
-    return f" (after {attempts} attempts)" if attempts > 1 else ""
+def _raise(error: BaseException) -> Callable[[int], BaseException]:
+    """For a Retryable whose final error is already built (it counts its own attempts)."""
+    return lambda _: error
 
 
 def _explicit_credentials(

@@ -37,6 +37,8 @@ __all__ = [
     "ImageRef",
     "PrivateRegistryAccess",
     "PruneResult",
+    "PushProgress",
+    "PushedImage",
     "RegisterContainerImageResult",
     "RegistryErrorDetail",
     "ResourceLocation",
@@ -559,3 +561,57 @@ class RegistryErrorDetail:
     code: str
     message: str = ""
     detail: str | None = None
+
+
+@attrs.frozen
+class PushProgress:
+    """What happened to one blob, passed to ``on_progress``.
+
+    Every blob yields at least one event with ``done=True``: with
+    ``skipped=True`` when the registry already had it.  While it uploads,
+    events report ``sent`` growing toward ``size``; a retried upload may
+    report a smaller ``sent`` than before.
+
+    Attributes:
+        digest: the blob's digest.
+        media_type: the blob's media type (config or layer).
+        size: the blob's size in bytes.
+        sent: bytes sent so far in the current upload.
+        skipped: the registry already had the blob; nothing was sent.
+        done: the blob is in the registry.
+
+    """
+
+    digest: str
+    media_type: str
+    size: int
+    sent: int
+    skipped: bool = False
+    done: bool = False
+
+
+@attrs.frozen
+class PushedImage:
+    """The manifest a push stored in the registry.
+
+    Attributes:
+        registry: the registry host, for example ``"123.dkr.ecr.us-east-1.amazonaws.com"``.
+        repository: the repository name, for example ``"sr"``.
+        tag: the tag the manifest was stored under.
+        digest: the manifest digest, to register with Lightsail.
+        media_type: the manifest's media type.
+        size: the manifest's length in bytes.
+
+    """
+
+    registry: str
+    repository: str
+    tag: str
+    digest: str
+    media_type: str
+    size: int
+
+    @property
+    def reference(self) -> str:
+        """``registry/repository@digest``, a name that cannot move."""
+        return f"{self.registry}/{self.repository}@{self.digest}"

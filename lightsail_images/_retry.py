@@ -12,6 +12,14 @@ How much to retry: a client-wide quota of 500 units.  A retry costs 5 units
 succeeds after retries refunds its last retry's cost.  Under a sustained outage
 the quota drains and calls fail after one attempt instead of multiplying load.
 
+One loop runs every retried step, :func:`call_with_retries`: a Lightsail API
+call, ``ensure_container_image``'s check-then-register, and each step of a
+registry push (ping, blob check, upload, manifest).  A step's attempt raises
+:class:`Retryable` for a failure worth another attempt, carrying the exception
+to raise if none is left; anything else it raises ends the step at once.  The
+policy (``max_attempts`` from ``ClientConfig``, ``AWS_MAX_ATTEMPTS`` or the
+profile, and the client's quota) is the client's, whatever the step.
+
 ``set_testing(True)`` turns the backoff sleeps off, for test suites.
 """
 
@@ -20,10 +28,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
+from typing import TypeVar
 
 from lightsail_images._errors import ServiceError
 
@@ -32,12 +42,18 @@ __all__ = [
     "MAX_BACKOFF",
     "RetryPolicy",
     "RetryQuota",
+    "Retryable",
+    "call_with_retries",
     "clock_skew",
     "is_retryable",
     "is_testing",
     "set_testing",
     "sleep",
 ]
+
+logger = logging.getLogger("lightsail_images")
+
+T = TypeVar("T")
 
 MAX_BACKOFF = 20.0
 INITIAL_QUOTA = 500
@@ -203,6 +219,73 @@ class RetryPolicy:
             self._quota.release(NO_RETRY_INCREMENT)
 
     _last_cost: int = 0
+
+
+class Retryable(Exception):
+    """Raised by one attempt: it failed in a way another attempt may not.
+
+    Args:
+        give_up: builds the exception to raise when no attempt is left, from
+            the number of attempts made.
+        description: what failed, for the debug log.
+        timeout: the attempt timed out (a retry costs more quota).
+        immediate: retry at once, outside the attempt budget and the quota
+            (a request re-signed after a clock-skew correction).
+
+    The exception's ``__cause__``, if any, becomes the cause of the final error.
+
+    """
+
+    def __init__(
+        self,
+        give_up: Callable[[int], BaseException],
+        *,
+        description: str,
+        timeout: bool = False,
+        immediate: bool = False,
+    ) -> None:
+        super().__init__(description)
+        self.give_up = give_up
+        self.description = description
+        self.timeout = timeout
+        self.immediate = immediate
+
+
+def call_with_retries(
+    attempt: Callable[[int], T], policy: RetryPolicy, *, before: Callable[[], None] | None = None
+) -> T:
+    """Run ``attempt(n)`` for n = 1, 2, ... until it returns, under ``policy``.
+
+    ``before`` runs ahead of every attempt (a push checks there whether it was
+    called off).  Returns what the successful attempt returned; raises what a
+    :class:`Retryable` gives up with once the policy refuses another attempt,
+    or whatever else an attempt raised.
+    """
+    number = 0
+    while True:
+        number += 1
+        if before is not None:
+            before()
+        try:
+            result = attempt(number)
+        except Retryable as failure:
+            if failure.immediate:
+                policy.max_attempts += 1
+                continue
+            delay = policy.delay(number, retryable=True, timeout=failure.timeout)
+            if delay is None:
+                raise failure.give_up(number) from failure.__cause__
+            logger.debug(
+                "attempt %d/%d failed: %s; retrying in %.2f s",
+                number,
+                policy.max_attempts,
+                failure.description,
+                delay,
+            )
+            sleep(delay)
+            continue
+        policy.succeeded(number)
+        return result
 
 
 def _random() -> float:

@@ -1,5 +1,10 @@
 """Sending bytes over HTTP with ``requests``: the only module that does.
 
+Both protocols go through here: Lightsail's API calls, and every request of a
+registry push (pings, checks, token fetches, manifests, and blob uploads,
+whose bodies stream from disk).  So a caller's ``http_session`` (its CA
+bundle, proxies, adapters) applies to pushes exactly as to API calls.
+
 One ``requests.Session`` per client gives connection reuse (keep-alive) and a
 bounded pool; ``requests`` sessions are shared between threads routinely, and
 the pool itself is thread-safe.  TLS certificates are always verified (a
@@ -26,22 +31,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple, Protocol
 
 import requests
 import requests.adapters
 import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
+from lightsail_images._errors import TransportError
 from lightsail_images._protocol import HttpRequest, HttpResponse
+from lightsail_images._retry import Retryable
 
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_ERROR_BODY_BYTES",
     "AttemptFailed",
     "RequestsTransport",
-    "no_netrc_auth",
+    "UploadBody",
 ]
 
 logger = logging.getLogger("lightsail_images")
@@ -58,6 +66,9 @@ MAX_ERROR_BODY_BYTES = 64 * 1024
 # sends neither (HTTP/1.1 keeps connections alive anyway).  A None value removes
 # a session default, so our requests carry exactly botocore's headers.
 _DROP_SESSION_DEFAULTS: dict[str, str | None] = {"Accept": None, "Connection": None}
+# Routes cached per (method, URL): one for each Lightsail operation, and a
+# bounded number of a push's registry URLs.
+_MAX_ROUTES = 64
 
 
 class AttemptFailed(Exception):
@@ -70,6 +81,29 @@ class AttemptFailed(Exception):
         super().__init__(description)
         self.description = description
         self.timeout = timeout
+
+    def retryable(self, what: str, advice: str) -> Retryable:
+        """Turn this failure into a retry-loop signal that gives up with ``TransportError``.
+
+        The message reads ``"<what>: <description> (after N attempts); <advice>"``.
+        """
+
+        def give_up(attempts: int) -> TransportError:
+            after = f" (after {attempts} attempts)" if attempts > 1 else ""
+            reason = f"{what}: {self.description}{after}"
+            return TransportError(f"{reason}; {advice}", attempts=attempts, reason=reason)
+
+        return Retryable(give_up, description=self.description, timeout=self.timeout)
+
+
+class UploadBody(Protocol):
+    """A request body streamed from disk: read in small pieces, with a known length."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class _Route(NamedTuple):
@@ -108,31 +142,46 @@ class RequestsTransport:
         self._timeout = (connect_timeout, read_timeout)
         self._routes: dict[tuple[str, str], _Route] = {}  # for our own session
 
-    def send(self, request: HttpRequest, headers: Mapping[str, str]) -> HttpResponse:
-        """Send one attempt; raise :class:`AttemptFailed` when no response arrives."""
+    def send(
+        self,
+        request: HttpRequest,
+        headers: Mapping[str, str],
+        *,
+        body: UploadBody | None = None,
+        read_timeout: float | None = None,
+    ) -> HttpResponse:
+        """Send one attempt; raise :class:`AttemptFailed` when no response arrives.
+
+        ``headers`` are sent as given (the caller's session adds its defaults);
+        ``body``, when given, streams instead of ``request.body``; ``read_timeout``
+        replaces the client's for this request (a registry verifying a large
+        blob takes longer to answer).
+        """
+        data: bytes | UploadBody = request.body if body is None else body
+        timeout = self._timeout if read_timeout is None else (self._timeout[0], read_timeout)
         try:
             if self._owns_session:
-                response = self._send_direct(request, headers)
+                response = self._send_direct(request, headers, data, timeout)
             else:
                 response = self._session.request(
                     request.method,
                     request.url,
-                    data=request.body,
+                    data=data,
                     headers={**_DROP_SESSION_DEFAULTS, **headers},
                     # Explicit, so a caller's session.verify (a custom CA) is not
                     # replaced by REQUESTS_CA_BUNDLE, as requests otherwise does;
                     # with the default True, the environment's bundle still applies.
                     verify=self._session.verify,
                     # An explicit no-op auth: otherwise requests looks the host up
-                    # in ~/.netrc and an entry there replaces our SigV4 header.
-                    auth=no_netrc_auth,
-                    timeout=self._timeout,
+                    # in ~/.netrc and an entry there replaces our Authorization.
+                    auth=_no_netrc_auth,
+                    timeout=timeout,
                     stream=True,
                     allow_redirects=False,
                 )
             try:
                 ok = 200 <= response.status_code < 300  # noqa: PLR2004 - the 2xx range
-                body = _read_capped(response, MAX_BODY_BYTES if ok else MAX_ERROR_BODY_BYTES)
+                content = _read_capped(response, MAX_BODY_BYTES if ok else MAX_ERROR_BODY_BYTES)
             finally:
                 response.close()
         except requests.exceptions.Timeout as exc:
@@ -144,23 +193,31 @@ class RequestsTransport:
         return HttpResponse(
             status_code=response.status_code,
             headers={k.lower(): v for k, v in response.headers.items()},
-            body=body,
+            body=content,
         )
 
-    def _send_direct(self, request: HttpRequest, headers: Mapping[str, str]) -> requests.Response:
+    def _send_direct(
+        self,
+        request: HttpRequest,
+        headers: Mapping[str, str],
+        body: bytes | UploadBody,
+        timeout: tuple[float, float],
+    ) -> requests.Response:
         route = self._routes.get((request.method, request.url)) or self._route(
             request.method, request.url
         )
         # Only our headers and body: no session defaults, cookies or netrc.
         # prepare_headers would check every header the way http.client checks
         # it again before sending it (a twentieth of a call's CPU), and
-        # prepare_body, given bytes, only sets them and their length.
+        # prepare_body, given bytes, only sets them and their length (urllib3
+        # streams a body with read() in blocks).
         prepared = requests.PreparedRequest()
         prepared.method, prepared.url = route.prepared.method, route.prepared.url
         prepared.headers = CaseInsensitiveDict(headers)
-        prepared.headers["Content-Length"] = str(len(request.body))
-        prepared.body = request.body
-        return route.adapter.send(prepared, timeout=self._timeout, **route.settings)
+        prepared.headers["Content-Length"] = str(len(body))
+        # urllib3 streams a file-like body; requests' stubs know only bytes and str.
+        prepared.body = body  # type: ignore[assignment]  # pyright: ignore[reportAttributeAccessIssue]
+        return route.adapter.send(prepared, timeout=timeout, **route.settings)
 
     def _route(self, method: str, url: str) -> _Route:
         # One route per client in practice (one endpoint, one method).  Two
@@ -175,13 +232,11 @@ class RequestsTransport:
                 url, {}, stream=True, verify=self._session.verify, cert=None
             ),
         )
+        if len(self._routes) >= _MAX_ROUTES:
+            # A push's upload URLs are each used once; do not hoard them.
+            self._routes.clear()
         self._routes[method, url] = route
         return route
-
-    @property
-    def session(self) -> requests.Session:
-        """The session requests go through (shared with registry pushes)."""
-        return self._session
 
     def close(self) -> None:
         """Close pooled connections, unless the session belongs to the caller."""
@@ -197,7 +252,7 @@ class RequestsTransport:
             self._session.close()
 
 
-def no_netrc_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+def _no_netrc_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     """Leave a request's own Authorization header alone (an explicit no-op auth).
 
     With no auth given, requests looks the host up in ``~/.netrc`` and an
@@ -228,6 +283,8 @@ def _read_capped(response: requests.Response, limit: int) -> bytes:
 
 
 def _describe(exc: Exception, url: str) -> str:
+    # Scheme, host and path: a registry's upload URL may carry state in its query.
+    url = urllib.parse.urlsplit(url)._replace(query="", fragment="").geturl()
     kind = {
         requests.exceptions.ConnectTimeout: "timed out connecting to",
         requests.exceptions.ReadTimeout: "timed out waiting for a response from",

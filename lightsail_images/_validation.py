@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import attrs
 
@@ -34,12 +34,14 @@ __all__ = [
     "containers_type",
     "datetime_type",
     "deployment_cross_rule",
+    "digest_of",
     "digest_rule",
     "endpoint_matches_containers",
     "endpoint_rule",
     "endpoint_type",
     "image_belongs_to_service",
     "image_name_rule",
+    "is_registered_digest",
     "length_rule",
     "name_rule",
     "service_images_rule",
@@ -58,6 +60,30 @@ _REGISTERED_DIGESTS = {
 }
 
 _SHORTEN_AT = 60
+
+
+class _Hash(Protocol):
+    """The part of a :mod:`hashlib` object a digest is read from."""
+
+    @property
+    def name(self) -> str: ...
+
+    def hexdigest(self) -> str: ...
+
+
+def digest_of(hasher: _Hash) -> str:
+    """Return the content digest ``"<algorithm>:<hex>"`` of what ``hasher`` has seen."""
+    return f"{hasher.name}:{hasher.hexdigest()}"
+
+
+def is_registered_digest(value: str) -> bool:
+    """Whether ``value`` is a ``sha256:`` or ``sha512:`` digest, lowercase hex of the right length.
+
+    The algorithms a registry must accept; the only ones images are read with.
+    """
+    form = _DIGEST_FORM.fullmatch(value)
+    encoded = _REGISTERED_DIGESTS.get(form["alg"]) if form else None
+    return form is not None and encoded is not None and encoded.fullmatch(form["enc"]) is not None
 
 
 def shorten(value: object) -> str:

@@ -27,6 +27,7 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import tarfile
 import threading
@@ -596,8 +597,12 @@ class FakeRegistry:
         relative_locations: bool = True,
         wrong_digest: bool = False,
         ecr_like: bool = False,
+        lossy_patch: bool = False,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         self.auth = auth
+        # Keep only half of each PATCH, and say so in the Range of the answer.
+        self.lossy_patch = lossy_patch
         # Answer PATCH with 201 and, after an upload's first PATCH, drop the
         # bytes and leave Range where it was (aws/containers-roadmap#2831).
         self.ecr_like = ecr_like
@@ -636,6 +641,10 @@ class FakeRegistry:
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        if tls is not None:  # (certificate file, key file): serve HTTPS
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self.host = f"127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
@@ -793,6 +802,8 @@ class FakeRegistry:
             if start != len(data):
                 self._error(h, 416, "BLOB_UPLOAD_INVALID")
                 return
+            if self.lossy_patch:
+                body = body[: len(body) // 2]
             if not (self.ecr_like and data):
                 data += body
             headers = {"Range": f"0-{len(data) - 1}", "Location": self._location(upload)}

@@ -67,7 +67,11 @@ def test_push_registers_each_source_format_and_reruns_do_nothing(
         built = make_docker_save(tmp_path / "saved.tar")
     events: list[li.PushProgress] = []
     image = client.push_container_image(
-        service_name="svc", label="web", source=built.path, on_progress=events.append
+        insecure_registry=True,
+        service_name="svc",
+        label="web",
+        source=built.path,
+        on_progress=events.append,
     )
     assert image.image == ":svc.web.1"
     assert image.digest.startswith("sha256:")
@@ -86,7 +90,9 @@ def test_push_registers_each_source_format_and_reruns_do_nothing(
         "RegisterContainerImage",
     ]
     fake.clear_requests()
-    again = client.push_container_image(service_name="svc", label="web", source=built.path)
+    again = client.push_container_image(
+        insecure_registry=True, service_name="svc", label="web", source=built.path
+    )
     assert again == image
     assert operations(fake) == ["GetContainerImages"]  # no login, no push, no registration
     assert len(fake.images("svc")) == 1
@@ -97,10 +103,16 @@ def test_the_same_image_under_another_label_skips_every_blob(
 ) -> None:
     _fake, client = lightsail
     built = make_oci_layout(tmp_path / "layout")
-    client.push_container_image(service_name="svc", label="web", source=built.path)
+    client.push_container_image(
+        insecure_registry=True, service_name="svc", label="web", source=built.path
+    )
     events: list[li.PushProgress] = []
     other = client.push_container_image(
-        service_name="svc", label="api", source=built.path, on_progress=events.append
+        insecure_registry=True,
+        service_name="svc",
+        label="api",
+        source=built.path,
+        on_progress=events.append,
     )
     assert other.image == ":svc.api.1"
     done = [e for e in events if e.done]
@@ -114,7 +126,9 @@ def test_wrong_platform_is_refused_before_any_request(
     fake, client = lightsail
     built = make_oci_layout(tmp_path / "arm", platforms=("arm64", "s390x"))
     with pytest.raises(li.PlatformError) as info:
-        client.push_container_image(service_name="svc", label="web", source=built.path)
+        client.push_container_image(
+            insecure_registry=True, service_name="svc", label="web", source=built.path
+        )
     assert "linux/arm64" in str(info.value)
     assert fake.requests == ()
 
@@ -126,7 +140,9 @@ def test_bad_registry_credentials_are_a_clear_error(
     fake.set_registry(f"http://{registry.host}", username=USERNAME, password="wrong-password")
     built = make_oci_layout(tmp_path / "layout")
     with pytest.raises(li.RegistryAuthError) as info:
-        client.push_container_image(service_name="svc", label="web", source=built.path)
+        client.push_container_image(
+            insecure_registry=True, service_name="svc", label="web", source=built.path
+        )
     assert "wrong-password" not in str(info.value)
     assert fake.images("svc") == []
 
@@ -136,9 +152,13 @@ def test_missing_source_and_bad_names(
 ) -> None:
     fake, client = lightsail
     with pytest.raises(li.ImageSourceError):
-        client.push_container_image(service_name="svc", label="web", source=tmp_path / "nope")
+        client.push_container_image(
+            insecure_registry=True, service_name="svc", label="web", source=tmp_path / "nope"
+        )
     with pytest.raises(li.ParamValidationError) as info:
-        client.push_container_image(service_name="Svc", label="-web", source=tmp_path / "nope")
+        client.push_container_image(
+            insecure_registry=True, service_name="Svc", label="-web", source=tmp_path / "nope"
+        )
     assert [p.field for p in info.value.errors] == ["service_name", "label"]
     assert fake.requests == ()
 
@@ -160,7 +180,9 @@ def test_registry_down_is_a_transport_error(tmp_path: Path) -> None:
         ) as client,
         pytest.raises(li.TransportError),  # no response from the registry
     ):
-        client.push_container_image(service_name="svc", label="web", source=built.path)
+        client.push_container_image(
+            insecure_registry=True, service_name="svc", label="web", source=built.path
+        )
     assert fake.images("svc") == []
 
 
@@ -195,7 +217,15 @@ def test_cli_push_prints_the_image_and_reports_progress(
     arm = make_oci_layout(tmp_path / "arm", platforms=("arm64",))
     with fake.serve() as url:
         first = run_cli(
-            fake, url, "push", "--service-name", "svc", "--label", "web", str(built.path)
+            fake,
+            url,
+            "push",
+            "--service-name",
+            "svc",
+            "--label",
+            "web",
+            "--insecure-registry",
+            str(built.path),
         )
         again = run_cli(
             fake,
@@ -205,11 +235,22 @@ def test_cli_push_prints_the_image_and_reports_progress(
             "svc",
             "--label",
             "web",
+            "--insecure-registry",
             str(built.path),
             "--output",
             "json",
         )
-        wrong = run_cli(fake, url, "push", "--service-name", "svc", "--label", "web", str(arm.path))
+        wrong = run_cli(
+            fake,
+            url,
+            "push",
+            "--service-name",
+            "svc",
+            "--label",
+            "web",
+            "--insecure-registry",
+            str(arm.path),
+        )
         bad_jobs = run_cli(
             fake, url, "push", "--service-name", "svc", "--label", "web", "--jobs", "0", "x"
         )
@@ -227,8 +268,8 @@ def test_cli_push_prints_the_image_and_reports_progress(
 
 
 def test_cli_push_display_redraws_one_line_on_a_terminal() -> None:
+    from lightsail_images import PushProgress
     from lightsail_images._cli import _PushDisplay
-    from lightsail_images._registry import PushProgress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -269,3 +310,15 @@ def test_cli_push_display_redraws_one_line_on_a_terminal() -> None:
         .startswith("pushing: 2/2 blobs done (1 already there), 2.0 MB of 2.0 MB")
     )
     assert text.endswith("\n")
+
+
+def test_a_plain_http_registry_needs_the_explicit_option(
+    tmp_path: Path, registry: RunningRegistry, lightsail: tuple[FakeLightsail, li.Client]
+) -> None:
+    fake, client = lightsail
+    built = make_oci_layout(tmp_path / "layout")
+    with pytest.raises(li.ConfigurationError, match="insecure_registry=True") as info:
+        client.push_container_image(service_name="svc", label="web", source=built.path)
+    assert PASSWORD not in str(info.value)
+    assert fake.images("svc") == []
+    assert "RegisterContainerImage" not in operations(fake)

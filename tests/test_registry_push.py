@@ -1,5 +1,8 @@
 """Pushing images to registries: the real CNCF registry, skopeo as the oracle, and a fake.
 
+Every push here goes the way a user's does, through
+``Client.push_container_image`` (with FakeLightsail handing out the registry
+login), so the client's transport, retry policy and errors are what is tested.
 The real ``docker-registry`` (htpasswd Basic auth, or token auth against a
 loopback token server) proves interoperability; skopeo, an independent client,
 reads back what was pushed.  The in-memory fake registry drives the failure
@@ -9,14 +12,15 @@ paths the real one cannot be made to take on demand.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import os
 import pickle
-import secrets
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -39,31 +43,31 @@ from registry_support import (
     tar_bytes,
     write_big_oci_layout,
 )
+from test_reliability_faults import self_signed  # noqa: F401 - a fixture, shared
 
+import lightsail_images as li
 from lightsail_images import (
     DigestMismatchError,
     ImageSourceError,
     LightsailError,
-    ParamValidationError,
     PlatformError,
+    PushProgress,
     RegistryAuthError,
     RegistryError,
-    RegistryErrorDetail,
     TransportError,
     _retry,
 )
-from lightsail_images._oci import DOCKER_MANIFEST
-from lightsail_images._registry import (
-    Challenge,
-    PushProgress,
-    RegistryClient,
-    parse_challenges,
-    parse_error_body,
-    parse_range,
-    push_image,
-    resolve_location,
-)
-from lightsail_images.testing import set_testing
+from lightsail_images._oci import DOCKER_MANIFEST, open_image
+from lightsail_images._protocol import HttpResponse
+from lightsail_images._push import distribution
+from lightsail_images._push import push as push_module
+from lightsail_images._push.auth import Authenticator, Credentials
+from lightsail_images._push.distribution import Challenge, Repository
+from lightsail_images._push.push import RegistrySession
+from lightsail_images._push.upload import BlobBody, Cancelled
+from lightsail_images._retry import RetryPolicy, RetryQuota
+from lightsail_images._transport import RequestsTransport
+from lightsail_images.testing import FakeLightsail, set_testing
 
 
 @pytest.fixture(autouse=True)
@@ -86,21 +90,58 @@ def fake():
     server.close()
 
 
-def push(source, host, *, repository="sr", tag="t1", **options):
-    return push_image(
-        source,
-        registry=host,
-        username=options.pop("username", USERNAME),
-        password=options.pop("password", PASSWORD),
-        repository=repository,
-        tag=tag,
-        insecure_http=True,
-        **options,
+@pytest.fixture
+def small_monolithic(monkeypatch):
+    """Blobs over 1000 bytes go as one streamed PATCH and an empty PUT."""
+    monkeypatch.setattr(distribution, "MONOLITHIC_MAX", 1000)
+
+
+def push(
+    source,
+    host,
+    *,
+    username=USERNAME,
+    password=PASSWORD,
+    max_attempts=None,
+    http_session=None,
+    label="web",
+    **options,
+) -> li.ContainerImage:
+    """Push ``source`` to the registry at ``host`` the way a user does.
+
+    A FakeLightsail hands out a login for ``http://host``; the client pushes
+    with ``insecure_registry=True`` and registers the digest under ``label``.
+    """
+    lightsail = FakeLightsail()
+    lightsail.add_container_service("svc")
+    lightsail.set_registry(f"http://{host}", username=username, password=password)
+    with (
+        lightsail.serve() as url,
+        li.Client(
+            lightsail.region_name,
+            endpoint_url=url,
+            aws_access_key_id=lightsail.access_key_id,
+            aws_secret_access_key=lightsail.secret_access_key,
+            config=li.ClientConfig(max_attempts=max_attempts),
+            http_session=http_session,
+        ) as client,
+    ):
+        image = client.push_container_image(
+            service_name="svc", label=label, source=source, insecure_registry=True, **options
+        )
+    assert lightsail.images("svc") == [image]
+    return image
+
+
+def session_for(host: str, **options) -> RegistrySession:
+    """The push's registry session, over a transport of its own, for unit checks."""
+    return RegistrySession(
+        Repository(f"http://{host}", "sr"),
+        Credentials(options.pop("username", USERNAME), options.pop("password", PASSWORD)),
+        transport=RequestsTransport(session=None, connect_timeout=5, read_timeout=5, pool_size=4),
+        new_policy=lambda: RetryPolicy(max_attempts=3, quota=RetryQuota()),
+        long_read_timeout=5,
     )
-
-
-def unique_repository() -> str:
-    return "sr" + secrets.token_hex(4)
 
 
 # -- the real registry, with skopeo as the oracle ------------------------------------
@@ -108,14 +149,13 @@ def unique_repository() -> str:
 
 def test_oci_layout_push_is_byte_for_byte_and_round_trips(registry, tmp_path):
     built = make_oci_layout(tmp_path / "layout")
-    repo = unique_repository()
     events: list[PushProgress] = []
-    pushed = push(tmp_path / "layout", registry.host, repository=repo, on_progress=events.append)
+    pushed = push(tmp_path / "layout", registry.host, on_progress=events.append)
     assert pushed.digest == built.digest()
-    assert pushed.reference == f"{registry.host}/{repo}@{built.digest()}"
-    assert skopeo_raw_manifest(registry.host, f"{repo}:t1") == built.manifests["linux/amd64"]
+    ref = f"sr@{built.digest()}"
+    assert skopeo_raw_manifest(registry.host, ref) == built.manifests["linux/amd64"]
     manifest, config, layers = read_oci_copy(
-        skopeo_copy_to_oci(registry.host, f"{repo}:t1", tmp_path / "copy")
+        skopeo_copy_to_oci(registry.host, ref, tmp_path / "copy")
     )
     assert config["rootfs"]["diff_ids"] == built.diff_ids
     assert [sha256(gzip.decompress(layer)) for layer in layers] == built.diff_ids
@@ -126,56 +166,44 @@ def test_oci_layout_push_is_byte_for_byte_and_round_trips(registry, tmp_path):
 
     # A second push finds every blob in place and sends none.
     again: list[PushProgress] = []
-    repeat = push(tmp_path / "layout", registry.host, repository=repo, on_progress=again.append)
+    repeat = push(tmp_path / "layout", registry.host, on_progress=again.append)
     assert repeat.digest == pushed.digest
     assert again
     assert all(e.skipped and e.done and e.sent == 0 for e in again)
 
 
-def test_multi_platform_archive_pushes_its_amd64_manifest_in_chunks(registry, tmp_path):
+def test_multi_platform_archive_pushes_its_amd64_manifest_in_patches(
+    registry, tmp_path, small_monolithic
+):
     built = make_oci_archive(
         tmp_path / "image.tar", tmp_path / "scratch", platforms=("arm64", "amd64")
     )
-    repo = unique_repository()
-    events: list[PushProgress] = []
-    # Tiny chunks: every blob goes through POST, several PATCHes and a PUT,
-    # following the absolute Locations and Ranges the real registry sends.
-    pushed = push(
-        tmp_path / "image.tar",
-        registry.host,
-        repository=repo,
-        chunk_threshold=500,
-        chunk_size=700,
-        on_progress=events.append,
-    )
+    # Every blob over 1000 bytes goes through POST, one streamed PATCH and a
+    # PUT, following the absolute Locations the real registry sends.
+    pushed = push(tmp_path / "image.tar", registry.host)
     assert pushed.digest == built.digest("linux/amd64")
-    assert skopeo_raw_manifest(registry.host, f"{repo}:t1") == built.manifests["linux/amd64"]
-    _, config, _ = read_oci_copy(skopeo_copy_to_oci(registry.host, f"{repo}:t1", tmp_path / "c"))
+    ref = f"sr@{pushed.digest}"
+    assert skopeo_raw_manifest(registry.host, ref) == built.manifests["linux/amd64"]
+    _, config, _ = read_oci_copy(skopeo_copy_to_oci(registry.host, ref, tmp_path / "c"))
     assert config["architecture"] == "amd64"
-    assert any(0 < e.sent < e.size for e in events)  # progress within a blob
 
 
-def test_docker_save_push_round_trips_with_diff_ids(registry, tmp_path):
+def test_docker_save_push_round_trips_with_diff_ids(registry, tmp_path, small_monolithic):
     built = make_docker_save(tmp_path / "app.tar")
-    repo = unique_repository()
     # Layers over the threshold go as one streamed PATCH, as docker sends them.
-    pushed = push(
-        tmp_path / "app.tar", registry.host, repository=repo, tag="web-1", chunk_threshold=1000
-    )
-    assert pushed.media_type == DOCKER_MANIFEST
-    raw = skopeo_raw_manifest(registry.host, f"{repo}:web-1")
+    pushed = push(tmp_path / "app.tar", registry.host)
+    raw = skopeo_raw_manifest(registry.host, f"sr@{pushed.digest}")
     assert sha256(raw) == pushed.digest
+    assert json.loads(raw)["mediaType"] == DOCKER_MANIFEST
     assert json.loads(raw)["config"]["digest"] == sha256(built.config)
     _, config, layers = read_oci_copy(
-        skopeo_copy_to_oci(registry.host, f"{repo}:web-1", tmp_path / "copy")
+        skopeo_copy_to_oci(registry.host, f"sr@{pushed.digest}", tmp_path / "copy")
     )
     assert config["rootfs"]["diff_ids"] == built.diff_ids
     assert [sha256(gzip.decompress(layer)) for layer in layers] == built.diff_ids
 
     events: list[PushProgress] = []
-    push(
-        tmp_path / "app.tar", registry.host, repository=repo, tag="web-2", on_progress=events.append
-    )
+    push(tmp_path / "app.tar", registry.host, label="api", on_progress=events.append)
     assert len(events) == 3
     assert all(e.skipped for e in events)
 
@@ -190,7 +218,7 @@ def test_bad_password_is_refused_by_the_real_registry(registry, tmp_path, caplog
         assert PASSWORD not in text
 
 
-def test_registry_going_down_mid_upload_fails_after_retries(tmp_path):
+def test_registry_going_down_mid_upload_is_a_transport_error(tmp_path):
     running = start_registry(tmp_path / "registry")
     layer = tar_bytes({"big": os.urandom(2 * 1024 * 1024)})
     make_oci_layout(tmp_path / "l", layers=[layer], compress=False)
@@ -204,8 +232,6 @@ def test_registry_going_down_mid_upload_fails_after_retries(tmp_path):
             push(
                 tmp_path / "l",
                 running.host,
-                chunk_threshold=1024,
-                chunk_size=256 * 1024,
                 max_attempts=3,
                 max_workers=1,
                 on_progress=kill_when_started,
@@ -213,29 +239,22 @@ def test_registry_going_down_mid_upload_fails_after_retries(tmp_path):
     finally:
         running.stop()
     assert info.value.attempts == 3
-    assert "Is the registry up" in str(info.value)
+    assert "is the registry up" in str(info.value)
 
 
-def test_connection_cut_mid_chunk_recovers_against_the_real_registry(registry, tmp_path):
+def test_connection_cut_mid_upload_recovers_against_the_real_registry(registry, tmp_path):
     layer = tar_bytes({"big": os.urandom(1024 * 1024)})
     built = make_oci_layout(tmp_path / "l", layers=[layer], compress=False)
     proxy = CuttingProxy(registry.port, cut_after=400 * 1024)
-    repo = unique_repository()
     try:
-        pushed = push(
-            tmp_path / "l",
-            proxy.host,
-            repository=repo,
-            chunk_threshold=1024,
-            chunk_size=256 * 1024,
-            max_workers=1,
-        )
+        pushed = push(tmp_path / "l", proxy.host, max_workers=1)
     finally:
         proxy.close()
     assert proxy.cuts == 1
     assert pushed.digest == built.digest()
-    assert skopeo_raw_manifest(registry.host, f"{repo}:t1") == built.manifests["linux/amd64"]
-    _, _, layers = read_oci_copy(skopeo_copy_to_oci(registry.host, f"{repo}:t1", tmp_path / "c"))
+    ref = f"sr@{pushed.digest}"
+    assert skopeo_raw_manifest(registry.host, ref) == built.manifests["linux/amd64"]
+    _, _, layers = read_oci_copy(skopeo_copy_to_oci(registry.host, ref, tmp_path / "c"))
     assert [gzip.decompress(data) for data in layers] == [layer]  # skopeo compresses on copy
 
 
@@ -246,7 +265,8 @@ def test_token_auth_against_the_real_registry(tmp_path):
         built = make_oci_layout(tmp_path / "l")
         pushed = push(tmp_path / "l", running.host)
         assert pushed.digest == built.digest()
-        assert skopeo_raw_manifest(running.host, "sr:t1") == built.manifests["linux/amd64"]
+        ref = f"sr@{pushed.digest}"
+        assert skopeo_raw_manifest(running.host, ref) == built.manifests["linux/amd64"]
         ours = token.requests[0]
         assert ours["service"] == [token.service]
         assert ours["scope"] == ["repository:sr:pull,push"]
@@ -264,8 +284,9 @@ def test_bearer_flow_with_relative_locations(tmp_path):
     fake = FakeRegistry(auth="bearer", relative_locations=True)
     try:
         built = make_oci_layout(tmp_path / "l")
-        pushed = push(tmp_path / "l", fake.host, repository="sr", tag="v1")
-        assert fake.manifests["v1"] == (built.manifests["linux/amd64"], pushed.media_type)
+        push(tmp_path / "l", fake.host)
+        ((data, media_type),) = fake.manifests.values()
+        assert (data, media_type) == (built.manifests["linux/amd64"], distribution_media(data))
         # Our scope, plus the one the challenge asked for.
         assert fake.token_requests[0] == {
             "service": ["fake-registry"],
@@ -276,6 +297,10 @@ def test_bearer_flow_with_relative_locations(tmp_path):
         assert {scheme for _, _, scheme in registry_calls} <= {"", "Bearer"}
     finally:
         fake.close()
+
+
+def distribution_media(manifest: bytes) -> str:
+    return json.loads(manifest)["mediaType"]
 
 
 def test_expired_token_is_fetched_again(tmp_path):
@@ -289,7 +314,7 @@ def test_expired_token_is_fetched_again(tmp_path):
 
         push(tmp_path / "l", fake.host, on_progress=expire, max_workers=1)
         assert len(fake.token_requests) >= 2
-        assert "t1" in fake.manifests
+        assert len(fake.manifests) == 1
     finally:
         fake.close()
 
@@ -326,44 +351,43 @@ def test_transient_failures_are_retried_with_backoff(fake, tmp_path, monkeypatch
     assert all(0 <= d <= 4 for d in delays)
 
 
-def test_chunked_upload_resumes_where_the_registry_got_to(fake, tmp_path):
-    layer = tar_bytes({"data": os.urandom(5000)})
-    make_oci_layout(tmp_path / "l", layers=[layer], compress=False)
-    # The first PATCH stores 100 of its 1000 bytes, then the connection drops.
-    fake.faults.append(Fault("PATCH", "/v2/uploads/", keep=100))
-    push(tmp_path / "l", fake.host, chunk_threshold=1000, chunk_size=1000, max_workers=1)
-    assert sha256(layer) in fake.blobs
-    assert fake.count("GET", "/v2/uploads/") == 1  # asked where to resume
-    assert fake.count("POST", "/blobs/uploads") == 2  # config and layer, no restart
-
-
-def test_ecr_like_patch_answers(tmp_path):
+def test_ecr_like_patch_answers(tmp_path, small_monolithic):
     fake = FakeRegistry(ecr_like=True)
     layer = tar_bytes({"data": os.urandom(5000)})
     make_oci_layout(tmp_path / "l", layers=[layer], compress=False)
     try:
-        # The default, one streamed PATCH per large blob, copes with 201.
-        push(tmp_path / "l", fake.host, chunk_threshold=1000)
+        # One streamed PATCH per large blob, answered 201 as ECR does.
+        push(tmp_path / "l", fake.host)
         assert sha256(layer) in fake.blobs
-        patch_ranges = [entry for entry in fake.log if entry[0] == "PATCH"]
-        assert len(patch_ranges) == 1
-        # Spec chunks against a registry that drops later chunks: the push
-        # fails on the Range check; no short blob is ever committed.
-        fake.blobs.clear()
-        with pytest.raises(RegistryError, match="holds 1000 bytes after a chunk ending at 2000"):
-            push(tmp_path / "l", fake.host, chunk_threshold=1000, chunk_size=1000, max_attempts=2)
-        assert sha256(layer) not in fake.blobs
+        patches = [entry for entry in fake.log if entry[0] == "PATCH"]
+        assert len(patches) == 1
     finally:
         fake.close()
 
 
-def test_lost_upload_session_starts_again(fake, tmp_path):
+def test_a_registry_that_keeps_part_of_a_patch_fails_the_push(tmp_path, small_monolithic):
+    # The Range of the PATCH's answer says the registry holds less than was
+    # sent (bytes dropped, as reported of ECR): no short blob is committed.
+    fake = FakeRegistry(lossy_patch=True)
+    layer = tar_bytes({"data": os.urandom(5000)})
+    make_oci_layout(tmp_path / "l", layers=[layer], compress=False)
+    try:
+        with pytest.raises(RegistryError, match=r"holds \d+ of the blob's \d+ bytes") as info:
+            push(tmp_path / "l", fake.host, max_attempts=2)
+        assert info.value.attempts == 2
+        assert sha256(layer) not in fake.blobs
+        assert not fake.manifests
+    finally:
+        fake.close()
+
+
+def test_lost_upload_session_starts_again(fake, tmp_path, small_monolithic):
     layer = tar_bytes({"data": os.urandom(3000)})
     make_oci_layout(tmp_path / "l", layers=[layer], compress=False)
     fake.faults.append(Fault("PATCH", "/v2/uploads/", status=404))
-    push(tmp_path / "l", fake.host, chunk_threshold=1000, chunk_size=1000, max_workers=1)
+    push(tmp_path / "l", fake.host, max_workers=1)
     assert sha256(layer) in fake.blobs
-    assert fake.count("POST", "/blobs/uploads") == 3
+    assert fake.count("POST", "/blobs/uploads") == 3  # config, layer, layer again
 
 
 def test_persistent_server_errors_give_up(fake, tmp_path):
@@ -378,6 +402,54 @@ def test_persistent_server_errors_give_up(fake, tmp_path):
     assert (copy.codes, copy.attempts, type(copy)) == (("UNAVAILABLE",), 2, RegistryError)
 
 
+def test_push_steps_take_their_attempts_from_the_client(fake, tmp_path, monkeypatch):
+    # Regression: the registry had its own default of 5 attempts per step and
+    # ignored ClientConfig.max_attempts and AWS_MAX_ATTEMPTS.
+    make_oci_layout(tmp_path / "l")
+    fake.faults.append(Fault("HEAD", "/blobs/", status=503, times=100))
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
+    with pytest.raises(RegistryError, match="gave up after 4 attempts") as info:
+        push(tmp_path / "l", fake.host, max_workers=1)
+    assert info.value.attempts == 4
+    heads = fake.count("HEAD")
+    assert 4 <= heads <= 8  # 4 for the blob that failed; the pool may start the other
+    with pytest.raises(RegistryError) as info:
+        push(tmp_path / "l", fake.host, max_workers=1, max_attempts=1)  # ClientConfig wins
+    assert info.value.attempts == 1
+    assert 1 <= fake.count("HEAD") - heads <= 2
+
+
+def test_push_retries_draw_on_the_clients_retry_quota(fake, tmp_path):
+    # Regression: registry retries ignored the client's quota.  With the quota
+    # drained (a sustained outage elsewhere), a failing step is not retried.
+    make_oci_layout(tmp_path / "l")
+    fake.faults.append(Fault("HEAD", "/blobs/", status=503, times=100))
+    lightsail = FakeLightsail()
+    lightsail.add_container_service("svc")
+    lightsail.set_registry(f"http://{fake.host}", username=USERNAME, password=PASSWORD)
+    with (
+        lightsail.serve() as url,
+        li.Client(
+            lightsail.region_name,
+            endpoint_url=url,
+            aws_access_key_id=lightsail.access_key_id,
+            aws_secret_access_key=lightsail.secret_access_key,
+            config=li.ClientConfig(max_attempts=5),
+        ) as client,
+    ):
+        client._quota.acquire(client._quota.available)  # drained
+        with pytest.raises(RegistryError) as info:
+            client.push_container_image(
+                service_name="svc",
+                label="web",
+                source=tmp_path / "l",
+                insecure_registry=True,
+                max_workers=1,
+            )
+    assert info.value.attempts == 1
+    assert fake.count("HEAD") <= 2  # one per blob at most (the pool may start both)
+
+
 def test_forbidden_push_is_an_auth_error(fake, tmp_path):
     make_oci_layout(tmp_path / "l")
     fake.faults.append(Fault("POST", "/blobs/uploads", status=403, times=100))
@@ -390,14 +462,16 @@ def test_second_push_sends_no_blob(fake, tmp_path):
     push(tmp_path / "app.tar", fake.host)
     uploads_before = fake.count("POST")
     puts_before = fake.count("PUT", "/v2/uploads/")
-    push(tmp_path / "app.tar", fake.host, tag="t2")
+    push(tmp_path / "app.tar", fake.host)
     assert fake.count("POST") == uploads_before
     assert fake.count("PUT", "/v2/uploads/") == puts_before
-    assert set(fake.manifests) == {"t1", "t2"}
+    assert len(fake.manifests) == 2  # a tag per push
 
 
-@pytest.mark.parametrize("chunked", [False, True])
-def test_blob_corrupted_on_disk_is_never_committed(fake, tmp_path, chunked):
+@pytest.mark.parametrize("patched", [False, True])
+def test_blob_corrupted_on_disk_is_never_committed(fake, tmp_path, monkeypatch, patched):
+    if patched:
+        monkeypatch.setattr(distribution, "MONOLITHIC_MAX", 100)
     layer = tar_bytes({"data": os.urandom(3000)})
     built = make_oci_layout(tmp_path / "l", layers=[layer], compress=False)
     digest = json.loads(built.manifests["linux/amd64"])["layers"][0]["digest"]
@@ -405,9 +479,8 @@ def test_blob_corrupted_on_disk_is_never_committed(fake, tmp_path, chunked):
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    options = {"chunk_threshold": 100, "chunk_size": 1000} if chunked else {}
     with pytest.raises(ImageSourceError, match="changed or the image is corrupt"):
-        push(tmp_path / "l", fake.host, max_workers=1, **options)
+        push(tmp_path / "l", fake.host, max_workers=1)
     assert digest not in fake.blobs
     assert not fake.manifests
 
@@ -479,8 +552,56 @@ def test_given_session_is_used_and_left_open(fake, tmp_path):
     session.request = counting  # type: ignore[method-assign]
     push(tmp_path / "l", fake.host, http_session=session)
     assert "PUT" in calls
+    assert "HEAD" in calls
     session.get(f"http://{fake.host}/v2/")  # still usable
     session.close()
+
+
+def test_a_callers_custom_ca_is_honoured_by_pushes(tmp_path, self_signed, monkeypatch):  # noqa: F811
+    # Regression: the registry requests did not pass the session's verify, so
+    # requests let REQUESTS_CA_BUNDLE replace the caller's CA on the push path
+    # (Lightsail calls honoured it).  The registry is HTTPS with a certificate
+    # only the caller's CA file trusts.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", requests.certs.where())
+    fake = FakeRegistry(tls=self_signed)
+    built = make_oci_layout(tmp_path / "l")
+    lightsail = FakeLightsail()
+    lightsail.add_container_service("svc")
+    lightsail.set_registry(fake.host, username=USERNAME, password=PASSWORD)  # bare host: HTTPS
+    try:
+        with (
+            lightsail.serve() as url,
+            requests.Session() as session,
+        ):
+            session.verify = self_signed[0]
+            with li.Client(
+                lightsail.region_name,
+                endpoint_url=url,
+                aws_access_key_id=lightsail.access_key_id,
+                aws_secret_access_key=lightsail.secret_access_key,
+                http_session=session,
+            ) as client:
+                image = client.push_container_image(
+                    service_name="svc", label="web", source=tmp_path / "l"
+                )
+            # The control: the client's own session trusts only the environment's
+            # CA bundle, so the same push fails the certificate check.
+            with (
+                li.Client(
+                    lightsail.region_name,
+                    endpoint_url=url,
+                    aws_access_key_id=lightsail.access_key_id,
+                    aws_secret_access_key=lightsail.secret_access_key,
+                    config=li.ClientConfig(max_attempts=1),
+                ) as default,
+                pytest.raises(TransportError, match="certificate") as info,
+            ):
+                default.push_container_image(service_name="svc", label="api", source=tmp_path / "l")
+    finally:
+        fake.close()
+    assert image.digest == built.digest()
+    assert len(fake.manifests) == 1
+    assert isinstance(info.value.__cause__, requests.exceptions.SSLError)
 
 
 def test_registry_unreachable_from_the_start(tmp_path):
@@ -489,7 +610,7 @@ def test_registry_unreachable_from_the_start(tmp_path):
     host = fake.host
     fake.close()
     # A network failure is a TransportError on a push too, as on a Lightsail call.
-    with pytest.raises(TransportError, match=r"no response \(.*refused") as info:
+    with pytest.raises(TransportError, match=r"no response.*refused") as info:
         push(tmp_path / "l", host, max_attempts=2)
     assert info.value.attempts == 2
     assert isinstance(info.value, LightsailError)
@@ -498,51 +619,69 @@ def test_registry_unreachable_from_the_start(tmp_path):
 # -- arguments and pure parsing --------------------------------------------------------
 
 
-def test_arguments_are_checked_before_anything_happens(tmp_path):
-    with pytest.raises(ParamValidationError) as info:
-        push_image(
-            tmp_path / "missing",
-            registry="http://example.com",
-            username=USERNAME,
-            password=42,  # type: ignore[arg-type]
-            repository="Not/Valid",
-            tag="-bad",
-            max_workers=0,
-        )
-    fields = [p.field for p in info.value.errors]
-    assert fields == ["registry", "repository", "tag", "password", "max_workers"]
-    assert "insecure_http=True" in str(info.value)
-    assert "42" not in str(info.value)
-    for registry in ("ftp://x", "host:port", "", None):
-        with pytest.raises(ParamValidationError):
-            push_image(
-                tmp_path,
-                registry=registry,  # type: ignore[arg-type]
-                username="u",
-                password="p",
-                repository="sr",
-                tag="t",
-            )
+def test_push_arguments_are_checked_before_anything_happens(tmp_path):
+    fake = FakeLightsail()
+    with (
+        fake.serve() as url,
+        li.Client(
+            fake.region_name,
+            endpoint_url=url,
+            aws_access_key_id=fake.access_key_id,
+            aws_secret_access_key=fake.secret_access_key,
+        ) as client,
+    ):
+        for workers in (0, -1, 1.5, True):
+            with pytest.raises(li.ParamValidationError) as info:
+                client.push_container_image(
+                    service_name="svc",
+                    label="web",
+                    source=tmp_path / "missing",
+                    max_workers=workers,  # type: ignore[arg-type]
+                )
+            assert [p.field for p in info.value.errors] == ["max_workers"]
+    assert fake.requests == ()
 
 
-@pytest.mark.parametrize("auth", ["basic", "bearer"])
-def test_client_state_hides_credentials(auth):
-    import base64
+@pytest.mark.parametrize(
+    ("registry", "error"),
+    [
+        ("ftp://x", RegistryError),
+        ("host:port", RegistryError),
+        ("host:99999", RegistryError),
+        ("http://[::1", RegistryError),
+        ("", RegistryError),
+        ("http://127.0.0.1:5000", li.ConfigurationError),
+    ],
+)
+def test_registry_addresses_from_a_login(registry, error):
+    with pytest.raises(error):
+        distribution.registry_url(registry, insecure_registry=False)
 
-    fake = FakeRegistry(auth=auth)
-    client = RegistryClient(
-        f"http://{fake.host}", repository="sr", username=USERNAME, password=PASSWORD
+
+def test_registry_addresses_that_work():
+    url = distribution.registry_url
+    assert url("123.dkr.ecr.us-east-1.amazonaws.com", insecure_registry=False) == (
+        "https://123.dkr.ecr.us-east-1.amazonaws.com"
     )
-    try:
-        client.ping()
-        shown = repr(client) + repr(vars(client))
-    finally:
-        client.close()
-        fake.close()
-    assert "'<hidden>'" in shown
-    assert PASSWORD not in shown
-    assert base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode() not in shown
-    assert not any(token in shown for token in fake.tokens)
+    assert url("http://127.0.0.1:5000/", insecure_registry=True) == "http://127.0.0.1:5000"
+    assert url("[::1]:5000", insecure_registry=False) == "https://[::1]:5000"
+
+
+def test_session_state_hides_credentials():
+    for auth in ("basic", "bearer"):
+        fake = FakeRegistry(auth=auth)
+        session = session_for(fake.host)
+        try:
+            session.ping()
+            shown = repr(session) + repr(vars(session)) + repr(vars(session._auth))
+        finally:
+            fake.close()
+        assert "'<hidden>'" in shown
+        assert PASSWORD not in shown
+        import base64
+
+        assert base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode() not in shown
+        assert not any(token in shown for token in fake.tokens)
 
 
 @pytest.mark.parametrize(
@@ -577,57 +716,51 @@ def test_client_state_hides_credentials(auth):
     ],
 )
 def test_parse_challenges(header, expected):
-    assert parse_challenges(header) == expected
+    assert distribution.parse_challenges(header) == expected
 
 
 def test_parse_error_body_range_and_locations():
     body = b'{"errors": [{"code": "DENIED", "message": "no", "detail": {"a": 1}}, {"x": 1}]}'
-    assert parse_error_body(body) == (RegistryErrorDetail("DENIED", "no", '{"a":1}'),)
-    assert parse_error_body(b"<html>") == ()
-    assert parse_error_body(b"[]") == ()
+    assert distribution.parse_error_body(body) == (
+        li.RegistryErrorDetail("DENIED", "no", '{"a":1}'),
+    )
+    assert distribution.parse_error_body(b"<html>") == ()
+    assert distribution.parse_error_body(b"[]") == ()
+    parse_range = distribution.parse_range
     assert parse_range("0-1023") == 1024
     assert parse_range("bytes=0-9") == 10
     assert parse_range("0-0") == 0
     assert parse_range(None) is None
     assert parse_range("5-9") is None
     base = "https://r.example/v2/sr/blobs/uploads/"
-    assert resolve_location(base, "/v2/sr/blobs/uploads/abc?_state=x") == (
+
+    def resolve(location: str) -> str:
+        answer = HttpResponse(status_code=202, headers={"location": location}, body=b"")
+        return distribution.resolve_location(base, answer, "uploading")
+
+    assert resolve("/v2/sr/blobs/uploads/abc?_state=x") == (
         "https://r.example/v2/sr/blobs/uploads/abc?_state=x"
     )
-    assert resolve_location(base, "https://s3.example/u/1") == "https://s3.example/u/1"
-    assert resolve_location(base, "abc") == "https://r.example/v2/sr/blobs/uploads/abc"
+    assert resolve("https://s3.example/u/1") == "https://s3.example/u/1"
+    assert resolve("abc") == "https://r.example/v2/sr/blobs/uploads/abc"
 
 
 # -- more protocol edges ---------------------------------------------------------------
 
 
-def test_client_errors_are_not_retried(fake, tmp_path):
+def test_client_errors_are_not_retried(fake, tmp_path, monkeypatch):
     make_oci_layout(tmp_path / "l", layers=[tar_bytes({"a": os.urandom(3000)})], compress=False)
-    for options in ({}, {"chunk_threshold": 1000, "chunk_size": 1000}):
+    for monolithic_max in (distribution.MONOLITHIC_MAX, 1000):
+        monkeypatch.setattr(distribution, "MONOLITHIC_MAX", monolithic_max)
         fake.faults.append(Fault("PUT", "/v2/uploads/", status=400))
         before = fake.count("PUT", "/v2/uploads/")
         with pytest.raises(RegistryError, match=r"HTTP 400 \(UNAVAILABLE") as info:
-            push(tmp_path / "l", fake.host, max_workers=1, **options)
+            push(tmp_path / "l", fake.host, max_workers=1)
         assert info.value.attempts == 1
         assert fake.count("PUT", "/v2/uploads/") == before + 1
     fake.faults.append(Fault("GET", "/v2/", status=400))
     with pytest.raises(RegistryError, match="contacting"):
         push(tmp_path / "l", fake.host)
-
-
-@pytest.mark.parametrize(("status", "posts"), [(503, 2), (404, 3)])
-def test_resume_asks_again_or_starts_over(fake, tmp_path, status, posts):
-    layer = tar_bytes({"data": os.urandom(4000)})
-    make_oci_layout(tmp_path / "l", layers=[layer], compress=False)
-    # The first PATCH's answer is lost; asking where the session got to then
-    # fails transiently (ask again later) or finds the session gone (start over).
-    fake.faults += [
-        Fault("PATCH", "/v2/uploads/", drop=True),
-        Fault("GET", "/v2/uploads/", status=status),
-    ]
-    push(tmp_path / "l", fake.host, chunk_threshold=1000, chunk_size=1000, max_workers=1)
-    assert sha256(layer) in fake.blobs
-    assert fake.count("POST", "/blobs/uploads") == posts
 
 
 def test_empty_blob_is_uploaded_without_a_body(fake, tmp_path):
@@ -647,91 +780,87 @@ def test_token_service_failures(tmp_path):
         with pytest.raises(RegistryError, match="answered HTTP 400 without a token"):
             push(tmp_path / "l", fake.host)
         fake.faults.clear()
-        client = RegistryClient(
-            f"http://{fake.host}", repository="sr", username=USERNAME, password=PASSWORD
-        )
-        token = client._fetch_token(Challenge("bearer", {"realm": f"http://{fake.host}/token"}))
-        assert token in fake.tokens
-        assert fake.token_requests[-1] == {"scope": ["repository:sr:pull,push"]}
-        client.close()
+        session = session_for(fake.host)
+        session.ping()
+        assert fake.token_requests[-1] == {
+            "service": ["fake-registry"],
+            "scope": ["repository:sr:pull,push", "repository:sr:pull"],
+        }
     finally:
         fake.close()
 
 
 def test_token_answers_and_realms():
-    from lightsail_images._registry import _token_from
-
-    assert _token_from(b'{"token": "a"}') == "a"
-    assert _token_from(b'{"access_token": "b"}') == "b"
+    parse_token = distribution.parse_token
+    assert parse_token(b'{"token": "a"}') == "a"
+    assert parse_token(b'{"access_token": "b"}') == "b"
     for body in (b"<html>", b"[]", b'{"token": ""}', b'{"token": 5}'):
-        assert _token_from(body) is None
-    client = RegistryClient("https://r.example", repository="sr", username="u", password="p")
+        assert parse_token(body) is None
+    repository = Repository("https://r.example", "sr")
     for realm, message in (("", "unusable"), ("http://auth.example/t", "unencrypted")):
         with pytest.raises(RegistryAuthError, match=message):
-            client._fetch_token(Challenge("bearer", {"realm": realm}))
+            repository.token(Challenge("bearer", {"realm": realm}))
 
 
 def test_reauthentication_decisions():
-    from lightsail_images._registry import _Response
+    sent: list[str | None] = []
 
-    client = RegistryClient("https://r.example", repository="sr", username="u", password="p")
-    basic = _Response(401, {"www-authenticate": 'Basic realm="r"'}, b"")
-    assert client._reauthenticate(basic, None) is True  # first contact: use Basic
-    assert client._reauthenticate(basic, client._auth) is False  # Basic was refused
-    assert client._reauthenticate(basic, "Bearer stale") is True  # refreshed meanwhile
+    def send(request, authorization):
+        sent.append(authorization)
+        return HttpResponse(status_code=200, headers={}, body=b'{"token": "t1"}')
+
+    auth = Authenticator(Repository("https://r.example", "sr"), Credentials("u", "p"), send)
+    basic = HttpResponse(401, {"www-authenticate": 'Basic realm="r"'}, b"")
+    assert auth.retry_after(basic, None) is True  # first contact: use Basic
+    current = auth.header_for("https://r.example/v2/")
+    assert current is not None
+    assert current.startswith("Basic ")
+    assert auth.retry_after(basic, current) is False  # Basic was refused
+    assert auth.retry_after(basic, "Bearer stale") is True  # refreshed meanwhile
+    assert auth.header_for("https://elsewhere.example/v2/") is None  # never off-origin
+    bearer = HttpResponse(401, {"www-authenticate": 'Bearer realm="https://r.example/t"'}, b"")
+    assert auth.retry_after(bearer, current) is True
+    assert auth.header_for("https://r.example/v2/") == "Bearer t1"
+    assert sent == [current]  # the token service got Basic
 
 
-def test_missing_docker_content_digest_is_accepted(caplog):
-    from lightsail_images._registry import _check_reported_digest, _Response
-
-    caplog.set_level(logging.DEBUG, logger="lightsail_images")
-    _check_reported_digest(_Response(201, {}, b""), "sha256:" + "0" * 64, "the manifest")
-    assert "sent no Docker-Content-Digest" in caplog.text
+def test_missing_docker_content_digest_is_accepted():
+    answer = HttpResponse(status_code=201, headers={}, body=b"")
+    assert distribution.digest_mismatch(answer, "sha256:" + "0" * 64, "the manifest") is None
 
 
 def test_first_real_failure_cancels_the_other_uploads(monkeypatch):
-    import threading
-
-    from lightsail_images import _registry
-
-    client = RegistryClient("https://r.example", repository="sr", username="u", password="p")
+    session = session_for("127.0.0.1:9")
     failed = threading.Event()
 
-    def fake_push(_client, blob, _progress):
+    def fake_push(_session, blob, _progress):
         if blob == "bad":
             failed.set()
             raise RegistryError("boom", http_status_code=400)
         failed.wait(5)
-        assert client.cancelled.wait(5)
-        client.retrying(lambda _: None)  # raises _Cancelled: the push was called off
+        assert session.cancelled.wait(5)
+        session.step(lambda _: None)  # raises Cancelled: the push was called off
 
-    monkeypatch.setattr(_registry, "_push_blob", fake_push)
+    monkeypatch.setattr(push_module, "_push_blob", fake_push)
     image = type("Image", (), {"blobs": ("slow", "bad")})()
     with pytest.raises(RegistryError, match="boom"):
-        _registry._push_blobs(client, image, _registry._Progress(None), max_workers=2)
-    client.close()
+        push_module._push_blobs(session, image, push_module._Progress(None), max_workers=2)
 
 
 def test_an_upload_body_stops_once_the_push_is_called_off(tmp_path):
-    import hashlib
-    import threading
-
-    from lightsail_images._oci import open_image
-    from lightsail_images._registry import _Body, _Cancelled
-
     make_oci_layout(tmp_path / "l")
     stop = threading.Event()
     sent = []
     with open_image(tmp_path / "l") as image:
         blob = image.blobs[0]
         size = blob.prepare().size
-        body = _Body(
-            blob, start=0, length=size, hasher=hashlib.sha256(), on_read=sent.append, cancelled=stop
+        body = BlobBody(
+            blob, length=size, hasher=hashlib.sha256(), on_read=sent.append, cancelled=stop
         )
         assert len(body) == size
         assert next(iter(body))  # streams...
         stop.set()
-        with pytest.raises(_Cancelled):  # ...until called off
+        with pytest.raises(Cancelled):  # ...until called off
             body.read(10)
         body.close()
     assert sent == [size]
@@ -751,12 +880,20 @@ _RSS_SCRIPT = textwrap.dedent(
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) * 1024
 
-    from lightsail_images._registry import push_image
-    before = peak_rss()
-    pushed = push_image(
-        sys.argv[1], registry=sys.argv[2], username=sys.argv[3], password=sys.argv[4],
-        repository="big", tag="t", insecure_http=True,
-    )
+    import lightsail_images as li
+    from lightsail_images.testing import FakeLightsail
+
+    fake = FakeLightsail()
+    fake.add_container_service("svc")
+    fake.set_registry("http://" + sys.argv[2], username=sys.argv[3], password=sys.argv[4])
+    with fake.serve() as url, li.Client(
+        fake.region_name, endpoint_url=url, aws_access_key_id=fake.access_key_id,
+        aws_secret_access_key=fake.secret_access_key,
+    ) as client:
+        before = peak_rss()
+        pushed = client.push_container_image(
+            service_name="svc", label="big", source=sys.argv[1], insecure_registry=True
+        )
     print(json.dumps({"digest": pushed.digest, "before": before, "after": peak_rss()}))
     """
 )
