@@ -871,3 +871,31 @@ class CuttingProxy:
 
     def close(self) -> None:
         self._listener.close()
+
+
+# -- a client whose registry login points at a test registry ---------------------------
+
+
+@contextlib.contextmanager
+def lightsail_for(
+    registry: str, *, username: str = USERNAME, password: str = PASSWORD, **client_options: object
+):  # type: ignore[no-untyped-def]
+    """Yield ``(fake, client)``: a FakeLightsail with service ``svc`` whose registry
+    login names ``registry``, served on loopback, and a client connected to it."""
+    import lightsail_images as li
+    from lightsail_images.testing import FakeLightsail
+
+    fake = FakeLightsail()
+    fake.add_container_service("svc")
+    fake.set_registry(registry, username=username, password=password)
+    with (
+        fake.serve() as url,
+        li.Client(
+            fake.region_name,
+            endpoint_url=url,
+            aws_access_key_id=fake.access_key_id,
+            aws_secret_access_key=fake.secret_access_key,
+            **client_options,  # type: ignore[arg-type]
+        ) as client,
+    ):
+        yield fake, client

@@ -77,19 +77,21 @@ def test_operation_parameters_are_keyword_only() -> None:
     ]
 
 
-def test_push_names_load_lazily_and_resolve() -> None:
+def test_push_names_cost_no_push_machinery() -> None:
     import subprocess
     import sys
 
-    # The push exceptions are in _errors.py and cost nothing; the push
-    # machinery loads on the first use of one of its names.
+    # The push exceptions and models live with every other one; the push
+    # machinery (tar, a thread pool, the registry protocol) loads on the first
+    # push only.
     code = (
         "import sys, lightsail_images as li;"
         "assert issubclass(li.RegistryError, li.LightsailError);"
         "assert issubclass(li.PlatformError, li.ImageSourceError);"
-        "assert 'lightsail_images._registry' not in sys.modules;"
         "assert li.PushProgress.__name__ == 'PushProgress';"
-        "assert 'lightsail_images._registry' in sys.modules"
+        "assert li.PushedImage.__name__ == 'PushedImage';"
+        "assert not any(m.startswith('lightsail_images._push') for m in sys.modules);"
+        "assert 'lightsail_images._oci' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

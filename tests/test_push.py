@@ -18,6 +18,7 @@ from tests.registry_support import (
     PASSWORD,
     USERNAME,
     RunningRegistry,
+    lightsail_for,
     make_docker_save,
     make_oci_archive,
     make_oci_layout,
@@ -35,18 +36,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegist
 
 @pytest.fixture
 def lightsail(registry: RunningRegistry) -> Iterator[tuple[FakeLightsail, li.Client]]:
-    fake = FakeLightsail()
-    fake.add_container_service("svc")
-    fake.set_registry(f"http://{registry.host}", username=USERNAME, password=PASSWORD)
-    with (
-        fake.serve() as url,
-        li.Client(
-            fake.region_name,
-            endpoint_url=url,
-            aws_access_key_id=fake.access_key_id,
-            aws_secret_access_key=fake.secret_access_key,
-        ) as client,
-    ):
+    with lightsail_for(f"http://{registry.host}") as (fake, client):
         yield fake, client
 
 
@@ -164,20 +154,10 @@ def test_missing_source_and_bad_names(
 
 
 def test_registry_down_is_a_transport_error(tmp_path: Path) -> None:
-    fake = FakeLightsail()
-    fake.add_container_service("svc")
-    fake.set_registry(
-        "http://127.0.0.1:9", username=USERNAME, password=PASSWORD
-    )  # discard port: refused
     built = make_oci_layout(tmp_path / "layout")
+    # The discard port: connections are refused.
     with (
-        fake.serve() as url,
-        li.Client(
-            fake.region_name,
-            endpoint_url=url,
-            aws_access_key_id=fake.access_key_id,
-            aws_secret_access_key=fake.secret_access_key,
-        ) as client,
+        lightsail_for("http://127.0.0.1:9") as (fake, client),
         pytest.raises(li.TransportError),  # no response from the registry
     ):
         client.push_container_image(
@@ -215,42 +195,11 @@ def test_cli_push_prints_the_image_and_reports_progress(
     fake.set_registry(f"http://{registry.host}", username=USERNAME, password=PASSWORD)
     built = make_docker_save(tmp_path / "saved.tar")
     arm = make_oci_layout(tmp_path / "arm", platforms=("arm64",))
+    push = ("push", "--service-name", "svc", "--label", "web", "--insecure-registry")
     with fake.serve() as url:
-        first = run_cli(
-            fake,
-            url,
-            "push",
-            "--service-name",
-            "svc",
-            "--label",
-            "web",
-            "--insecure-registry",
-            str(built.path),
-        )
-        again = run_cli(
-            fake,
-            url,
-            "push",
-            "--service-name",
-            "svc",
-            "--label",
-            "web",
-            "--insecure-registry",
-            str(built.path),
-            "--output",
-            "json",
-        )
-        wrong = run_cli(
-            fake,
-            url,
-            "push",
-            "--service-name",
-            "svc",
-            "--label",
-            "web",
-            "--insecure-registry",
-            str(arm.path),
-        )
+        first = run_cli(fake, url, *push, str(built.path))
+        again = run_cli(fake, url, *push, str(built.path), "--output", "json")
+        wrong = run_cli(fake, url, *push, str(arm.path))
         bad_jobs = run_cli(
             fake, url, "push", "--service-name", "svc", "--label", "web", "--jobs", "0", "x"
         )

@@ -32,6 +32,7 @@ from registry_support import (
     FakeRegistry,
     Fault,
     TokenServer,
+    lightsail_for,
     make_docker_save,
     make_oci_archive,
     make_oci_layout,
@@ -67,7 +68,7 @@ from lightsail_images._push.push import RegistrySession
 from lightsail_images._push.upload import BlobBody, Cancelled
 from lightsail_images._retry import RetryPolicy, RetryQuota
 from lightsail_images._transport import RequestsTransport
-from lightsail_images.testing import FakeLightsail, set_testing
+from lightsail_images.testing import set_testing
 
 
 @pytest.fixture(autouse=True)
@@ -112,20 +113,13 @@ def push(
     A FakeLightsail hands out a login for ``http://host``; the client pushes
     with ``insecure_registry=True`` and registers the digest under ``label``.
     """
-    lightsail = FakeLightsail()
-    lightsail.add_container_service("svc")
-    lightsail.set_registry(f"http://{host}", username=username, password=password)
-    with (
-        lightsail.serve() as url,
-        li.Client(
-            lightsail.region_name,
-            endpoint_url=url,
-            aws_access_key_id=lightsail.access_key_id,
-            aws_secret_access_key=lightsail.secret_access_key,
-            config=li.ClientConfig(max_attempts=max_attempts),
-            http_session=http_session,
-        ) as client,
-    ):
+    with lightsail_for(
+        f"http://{host}",
+        username=username,
+        password=password,
+        config=li.ClientConfig(max_attempts=max_attempts),
+        http_session=http_session,
+    ) as (lightsail, client):
         image = client.push_container_image(
             service_name="svc", label=label, source=source, insecure_registry=True, **options
         )
@@ -424,18 +418,9 @@ def test_push_retries_draw_on_the_clients_retry_quota(fake, tmp_path):
     # drained (a sustained outage elsewhere), a failing step is not retried.
     make_oci_layout(tmp_path / "l")
     fake.faults.append(Fault("HEAD", "/blobs/", status=503, times=100))
-    lightsail = FakeLightsail()
-    lightsail.add_container_service("svc")
-    lightsail.set_registry(f"http://{fake.host}", username=USERNAME, password=PASSWORD)
-    with (
-        lightsail.serve() as url,
-        li.Client(
-            lightsail.region_name,
-            endpoint_url=url,
-            aws_access_key_id=lightsail.access_key_id,
-            aws_secret_access_key=lightsail.secret_access_key,
-            config=li.ClientConfig(max_attempts=5),
-        ) as client,
+    with lightsail_for(f"http://{fake.host}", config=li.ClientConfig(max_attempts=5)) as (
+        _,
+        client,
     ):
         client._quota.acquire(client._quota.available)  # drained
         with pytest.raises(RegistryError) as info:
@@ -565,38 +550,20 @@ def test_a_callers_custom_ca_is_honoured_by_pushes(tmp_path, self_signed, monkey
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", requests.certs.where())
     fake = FakeRegistry(tls=self_signed)
     built = make_oci_layout(tmp_path / "l")
-    lightsail = FakeLightsail()
-    lightsail.add_container_service("svc")
-    lightsail.set_registry(fake.host, username=USERNAME, password=PASSWORD)  # bare host: HTTPS
     try:
-        with (
-            lightsail.serve() as url,
-            requests.Session() as session,
-        ):
+        with requests.Session() as session:
             session.verify = self_signed[0]
-            with li.Client(
-                lightsail.region_name,
-                endpoint_url=url,
-                aws_access_key_id=lightsail.access_key_id,
-                aws_secret_access_key=lightsail.secret_access_key,
-                http_session=session,
-            ) as client:
+            with lightsail_for(fake.host, http_session=session) as (_, client):  # bare host: HTTPS
                 image = client.push_container_image(
                     service_name="svc", label="web", source=tmp_path / "l"
                 )
-            # The control: the client's own session trusts only the environment's
-            # CA bundle, so the same push fails the certificate check.
-            with (
-                li.Client(
-                    lightsail.region_name,
-                    endpoint_url=url,
-                    aws_access_key_id=lightsail.access_key_id,
-                    aws_secret_access_key=lightsail.secret_access_key,
-                    config=li.ClientConfig(max_attempts=1),
-                ) as default,
-                pytest.raises(TransportError, match="certificate") as info,
-            ):
-                default.push_container_image(service_name="svc", label="api", source=tmp_path / "l")
+        # The control: the client's own session trusts only the environment's
+        # CA bundle, so the same push fails the certificate check.
+        with (
+            lightsail_for(fake.host, config=li.ClientConfig(max_attempts=1)) as (_, default),
+            pytest.raises(TransportError, match="certificate") as info,
+        ):
+            default.push_container_image(service_name="svc", label="web", source=tmp_path / "l")
     finally:
         fake.close()
     assert image.digest == built.digest()
@@ -620,16 +587,7 @@ def test_registry_unreachable_from_the_start(tmp_path):
 
 
 def test_push_arguments_are_checked_before_anything_happens(tmp_path):
-    fake = FakeLightsail()
-    with (
-        fake.serve() as url,
-        li.Client(
-            fake.region_name,
-            endpoint_url=url,
-            aws_access_key_id=fake.access_key_id,
-            aws_secret_access_key=fake.secret_access_key,
-        ) as client,
-    ):
+    with lightsail_for("127.0.0.1:9") as (fake, client):
         for workers in (0, -1, 1.5, True):
             with pytest.raises(li.ParamValidationError) as info:
                 client.push_container_image(
