@@ -181,8 +181,10 @@ class RecordedRequest:
         operation: the operation named by a ``Lightsail_20161128.<operation>``
             ``X-Amz-Target`` (known or not), or ``None``.
         headers: the request headers, names lowercased.
-        body: the raw request body.
-        params: the decoded JSON body, or ``None`` when it was not JSON.
+        body: the raw request body, or its first
+            :attr:`FakeLightsail.RECORDED_BODY_BYTES` bytes when it is longer.
+        params: the decoded JSON body, or ``None`` when it was not JSON or
+            longer than the recorded prefix.
         signature_valid: whether the SigV4 signature checked out.
         status_code: the status answered; ``0`` when the connection was dropped.
         error_type: the error type answered, e.g. ``"NotFoundException"``, or ``None``.
@@ -191,6 +193,8 @@ class RecordedRequest:
         received_at: the fake's clock when the request arrived.
         peer: the client's (host, port) when served over a socket, else ``None``;
             requests sharing a peer came over one kept-alive connection.
+        body_size: the body's whole length in bytes (as declared, for a body
+            refused unread because it was past the cap).
 
     """
 
@@ -207,6 +211,9 @@ class RecordedRequest:
     request_id: str
     received_at: dt.datetime
     peer: tuple[str, int] | None = None
+    body_size: int = attrs.field(
+        default=attrs.Factory(lambda self: len(self.body), takes_self=True)
+    )
 
 
 @attrs.frozen
@@ -346,6 +353,15 @@ class FakeLightsail:
         assert [i.image for i in fake.images("my-svc")] == [":my-svc.web.1"]
 
     """
+
+    MAX_BODY_BYTES: int = 1024 * 1024
+    """The largest request body answered (1 MiB); a longer one gets 413 ``InvalidInputException``.
+
+    Lightsail's own requests are a few hundred bytes; a deployment with many
+    containers a few kilobytes.
+    """
+    RECORDED_BODY_BYTES: int = 64 * 1024
+    """How much of each request body :attr:`requests` keeps (64 KiB); ``body_size`` has the rest."""
 
     clock_skew: dt.timedelta
     """Added to the clock: set it to make the server's time differ from the client's."""
@@ -717,6 +733,16 @@ class FakeLightsail:
             What to answer, including whether to wait or drop the connection.
 
         """
+        if len(body) > self.MAX_BODY_BYTES:
+            return self.reject(
+                method,
+                target,
+                headers,
+                status=413,
+                message=self.too_large_message(len(body)),
+                body=body,
+                peer=peer,
+            )
         exchange = _Exchange(str(uuid.uuid4()), self.now())
         lowered = _lower_headers(headers)
         operation = _operation_name(lowered.get("x-amz-target"))
@@ -745,25 +771,121 @@ class FakeLightsail:
                 response = self._dispatch(method, target, operation, params, exchange)
             if fault is not None:
                 response = self._fault_response(fault, exchange, response)
+        self._record(
+            method,
+            target,
+            lowered,
+            body,
+            len(body),
+            params=params,
+            signature_valid=failure is None,
+            response=response,
+            fault=fault,
+            exchange=exchange,
+            peer=peer,
+        )
+        return response
+
+    def reject(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        *,
+        status: int,
+        message: str,
+        body: bytes = b"",
+        body_size: int | None = None,
+        peer: tuple[str, int] | None = None,
+    ) -> FakeResponse:
+        """Answer, and record, a request whose body cannot or will not be read.
+
+        The transports call this for a body past :attr:`MAX_BODY_BYTES`
+        (status 413) or framing they cannot read (400: a malformed
+        ``Content-Length``, bad chunked encoding).  The answer is an
+        ``InvalidInputException`` in Lightsail's error shape; no signature is
+        checked and no fault applies.
+
+        Args:
+            method: the HTTP method.
+            target: the request target.
+            headers: the request headers, any case.
+            status: 400 or 413.
+            message: what is wrong, for the error body.
+            body: whatever of the body was read.
+            body_size: the body's whole length, when known (the declared one).
+            peer: the client's address.
+
+        """
+        exchange = _Exchange(str(uuid.uuid4()), self.now())
+        response = self._error(
+            status,
+            "InvalidInputException",
+            message,
+            exchange,
+            tip="Send a well-formed HTTP/1.1 request with a body of at most "
+            f"{self.MAX_BODY_BYTES} bytes.",
+        )
+        self._record(
+            method,
+            target,
+            _lower_headers(headers),
+            body,
+            len(body) if body_size is None else body_size,
+            params=None,
+            signature_valid=False,
+            response=response,
+            fault=None,
+            exchange=exchange,
+            peer=peer,
+        )
+        return response
+
+    def too_large_message(self, size: int | None) -> str:
+        """Return the 413 message for a body of ``size`` bytes (``None``: unknown, too many)."""
+        length = "longer than that" if size is None else f"{size} bytes"
+        return (
+            f"The request body is {length}; this endpoint accepts bodies of at most "
+            f"{self.MAX_BODY_BYTES} bytes."
+        )
+
+    def _record(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        body_size: int,
+        *,
+        params: Any,
+        signature_valid: bool,
+        response: FakeResponse,
+        fault: Fault | None,
+        exchange: _Exchange,
+        peer: tuple[str, int] | None,
+    ) -> None:
+        # A bounded prefix of each body, so a test that sends many large
+        # requests does not hold them all.
+        kept = body[: self.RECORDED_BODY_BYTES]
         with self._lock:
             self._requests.append(
                 RecordedRequest(
                     method=method,
                     target=target,
-                    operation=operation,
-                    headers=lowered,
-                    body=body,
-                    params=params,
-                    signature_valid=failure is None,
+                    operation=_operation_name(headers.get("x-amz-target")),
+                    headers=headers,
+                    body=kept,
+                    params=params if len(kept) == len(body) else None,
+                    signature_valid=signature_valid,
                     status_code=response.status_code,
                     error_type=_error_type_of(response),
                     fault=fault,
                     request_id=exchange.request_id,
                     received_at=exchange.now,
                     peer=peer,
+                    body_size=body_size,
                 )
             )
-        return response
 
     def _dispatch(
         self,

@@ -330,7 +330,9 @@ def verify(  # noqa: PLR0911 - one return per distinct failure reads best here
         to_sign.encode("utf-8"),
         hashlib.sha256,
     ).hexdigest()
-    if not hmac.compare_digest(expected, auth.signature):
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a
+    # hostile header may carry any (the server decodes headers as latin-1).
+    if not hmac.compare_digest(expected.encode(), auth.signature.encode("utf-8", "replace")):
         # AWS's own wording, quoting the canonical request (session token
         # line included, as AWS does) and the string to sign.
         return _invalid(
