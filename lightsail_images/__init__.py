@@ -18,9 +18,12 @@ scripts that only register images never pay for it.
 
 from lightsail_images._client import Client
 from lightsail_images._config import ClientConfig
+from lightsail_images._deploy import DeploymentProgress
 from lightsail_images._errors import (
     AccessDeniedException,
     ConfigurationError,
+    DeploymentFailedError,
+    DeploymentTimeoutError,
     DigestMismatchError,
     ImageSourceError,
     InvalidInputException,
@@ -87,6 +90,9 @@ __all__ = [
     "CreateContainerServiceRegistryLoginResult",
     "DeleteContainerImageResult",
     "Deployment",
+    "DeploymentFailedError",
+    "DeploymentProgress",
+    "DeploymentTimeoutError",
     "DigestMismatchError",
     "EndpointRequest",
     "ErrorDetails",

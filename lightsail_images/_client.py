@@ -11,6 +11,7 @@ wires them to the signer, the transport and the retry policy.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import logging
@@ -19,14 +20,25 @@ import platform
 import secrets
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 import botocore
 
 from lightsail_images._config import ClientConfig, SessionSource, resolve_settings
+from lightsail_images._deploy import (
+    DEFAULT_TIMEOUT,
+    DeploymentProgress,
+    PollSchedule,
+    image_name,
+    swap_image,
+)
 from lightsail_images._errors import (
     ConfigurationError,
+    DeploymentFailedError,
+    DeploymentTimeoutError,
+    LightsailError,
+    MalformedResponseError,
     NotFoundException,
     ParamValidationError,
     ServiceError,
@@ -34,7 +46,8 @@ from lightsail_images._errors import (
     ValidationProblem,
 )
 from lightsail_images._lifecycle import find_registered, plan_prune
-from lightsail_images._models import ImageRef, PruneResult
+from lightsail_images._models import Deployment, ImageRef, PruneResult
+from lightsail_images._operations import CONTAINER_NAME as CONTAINER_NAME_PARAM
 from lightsail_images._operations import (
     CREATE_CONTAINER_SERVICE_DEPLOYMENT,
     CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN,
@@ -73,6 +86,7 @@ if TYPE_CHECKING:
         Container,
         ContainerImage,
         ContainerLogEvent,
+        ContainerService,
         CreateContainerServiceDeploymentResult,
         CreateContainerServiceRegistryLoginResult,
         DeleteContainerImageResult,
@@ -473,6 +487,286 @@ class Client:
             seen.add(token)
             values = {**values, "page_token": token}
 
+    def deploy_container_image(
+        self,
+        *,
+        service_name: str,
+        image: str | ImageRef | ContainerImage,
+        container_name: str | None = None,
+        wait: bool = True,
+        timeout: float = DEFAULT_TIMEOUT,
+        on_progress: Callable[[DeploymentProgress], object] | None = None,
+    ) -> Deployment:
+        """Run a registered image on a container service, and wait until it is live.
+
+        The new deployment is the current one with only the image changed:
+        every container, command, environment variable, port and the public
+        endpoint with its health check are sent back exactly as the service
+        reported them.  The image goes into the container named
+        ``container_name``, or else into every container running an image of
+        the same service and label (any version, or ``.latest``).
+
+        Safe to re-run: when the active deployment already runs the image,
+        nothing is created and it is returned; when a pending deployment runs
+        it, that one is waited on.  When another deployment is still
+        activating, this waits for it to settle first (within the same
+        ``timeout``) and reports ``"waiting"`` through ``on_progress``.
+
+        The wait polls ``GetContainerServices``: first after about 2 seconds,
+        then 1.5 times longer each time up to 15 seconds, with 20% jitter,
+        until ``timeout`` seconds after the call started (see ``docs/deploy.md``).
+        A poll that fails on the network or with a transient error is retried
+        by the client's retry policy, and, if it still fails, by the next poll.
+
+        Args:
+            service_name: the container service.
+            image: the image to run: a registered image name (``":my-svc.web.7"``),
+                an :class:`ImageRef`, a :class:`ContainerImage` (as
+                :meth:`push_container_image` returns), or a public image name
+                together with ``container_name``.
+            container_name: the container to change; by default the containers
+                running the image's label.
+            wait: wait until the deployment is active (default), or return as
+                soon as it is created.
+            timeout: seconds to wait, in all (default 900).
+            on_progress: called with a :class:`DeploymentProgress` at each step
+                and state change.
+
+        Returns:
+            The active deployment (with ``wait=False``: the created, or already
+            pending or active, deployment).
+
+        Raises:
+            ParamValidationError: a bad argument, the service has no current
+                deployment, or no container matches; the message lists the
+                deployment's containers and their images.  Nothing was created.
+            DeploymentFailedError: the deployment failed; it carries the last
+                log lines of each of its containers.
+            DeploymentTimeoutError: the deployment had not settled after
+                ``timeout`` seconds; it may still finish.
+            NotFoundException: the container service does not exist.
+            ServiceError: the service refused the deployment.
+
+        Needs ``lightsail:GetContainerServices``,
+        ``lightsail:CreateContainerServiceDeployment``, and on failure
+        ``lightsail:GetContainerServiceDeployments`` and ``lightsail:GetContainerLog``.
+
+        Example::
+
+            deployment = client.deploy_container_image(service_name="my-svc", image=":my-svc.web.7")
+            print(deployment.version, deployment.state)  # 8 ACTIVE
+
+        """
+        extra: list[ValidationProblem] = []
+        seconds = cast("object", timeout)  # callers without a type checker pass anything
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+            extra.append(
+                ValidationProblem(
+                    "timeout",
+                    "type",
+                    f"timeout: must be a number of seconds greater than 0, got {timeout!r}",
+                )
+            )
+        self._check_params(
+            "deploy_container_image",
+            (SERVICE_NAME_PARAM, attrs.evolve(CONTAINER_NAME_PARAM, required=False)),
+            {"service_name": service_name, "container_name": container_name},
+            extra=extra,
+        )
+        name = image_name(service_name, image)
+        schedule = PollSchedule(float(timeout))
+        progress = _Progress(on_progress, service_name, schedule)
+        policy = RetryPolicy(max_attempts=self._max_attempts, quota=self._quota)
+        attempt = 0
+        while True:
+            service = self._describe(service_name)
+            pending = service.next_deployment
+            if pending is not None and pending.version is not None:
+                if _runs(pending, service_name, name, container_name):
+                    progress(
+                        "joined",
+                        f"deployment {pending.version} already deploys {name}; waiting on it",
+                        pending,
+                        service,
+                    )
+                    return pending if not wait else self._await(pending, schedule, progress)
+                progress(
+                    "waiting",
+                    f"deployment {pending.version} is still activating; waiting for it to "
+                    "settle before deploying",
+                    pending,
+                    service,
+                )
+                self._await(pending, schedule, progress, ours=False)
+                continue
+            containers = swap_image(
+                service.current_deployment,
+                service_name=service_name,
+                image=name,
+                container_name=container_name,
+            )
+            current = service.current_deployment
+            if current is not None and containers == dict(current.containers or {}):
+                progress(
+                    "unchanged",
+                    f"the active deployment {current.version} already runs {name}; nothing to do",
+                    current,
+                    service,
+                )
+                return current
+            attempt += 1
+            try:
+                # One attempt only: after an ambiguous failure the service is read
+                # again, and a deployment that was created after all is joined.
+                created = self._invoke(
+                    CREATE_CONTAINER_SERVICE_DEPLOYMENT,
+                    {
+                        "service_name": service_name,
+                        "containers": containers,
+                        "public_endpoint": current.public_endpoint if current else None,
+                    },
+                    max_attempts=1,
+                ).container_service
+            except (TransportError, ServiceError) as exc:
+                retryable = isinstance(exc, TransportError) or is_retryable(exc)
+                delay = policy.delay(attempt, retryable=retryable, timeout=False)
+                if delay is None:
+                    raise
+                logger.debug("deploy: creating the deployment failed (%s); reading again", exc)
+                sleep(delay)
+                schedule.slept(delay)
+                continue
+            deployment = created.next_deployment
+            if deployment is None or deployment.version is None:
+                raise MalformedResponseError(
+                    "CreateContainerServiceDeployment: the answer names no next deployment; "
+                    f"check the service with get_container_services(service_name={service_name!r})",
+                    http_status_code=200,
+                    request_id=None,
+                )
+            progress(
+                "created",
+                f"created deployment {deployment.version} with {name}",
+                deployment,
+                created,
+            )
+            return deployment if not wait else self._await(deployment, schedule, progress)
+
+    def _describe(self, service_name: str) -> ContainerService:
+        services = self.get_container_services(service_name=service_name).container_services
+        for service in services:
+            if service.container_service_name == service_name:
+                return service
+        raise MalformedResponseError(
+            f"GetContainerServices: the answer does not describe {service_name!r}",
+            http_status_code=200,
+            request_id=None,
+        )
+
+    def _await(
+        self,
+        deployment: Deployment,
+        schedule: PollSchedule,
+        progress: _Progress,
+        *,
+        ours: bool = True,
+    ) -> Deployment:
+        """Poll until ``deployment`` is active (returned), failed (raised) or the deadline."""
+        service_name = progress.service_name
+        version = deployment.version
+        seen: tuple[str | None, str | None] = (deployment.state, None)
+        while True:
+            delay = schedule.next_delay()
+            if delay is None:
+                raise DeploymentTimeoutError(
+                    service_name=service_name,
+                    version=version if ours else None,
+                    timeout=schedule.timeout,
+                    state=seen[0],
+                )
+            sleep(delay)
+            schedule.slept(delay)
+            service = self._poll(service_name)
+            if service is None:
+                continue
+            pending, current = service.next_deployment, service.current_deployment
+            if pending is not None and pending.version == version:
+                if (pending.state, service.state) != seen:
+                    seen = (pending.state, service.state)
+                    progress(
+                        "state",
+                        f"deployment {version} is {pending.state} (service {service.state})",
+                        pending,
+                        service,
+                    )
+                continue
+            if current is not None and current.version == version:
+                if ours:
+                    progress(
+                        "active",
+                        f"deployment {version} is ACTIVE (service {service.state})",
+                        current,
+                        service,
+                    )
+                return current
+            return self._settled(deployment, service, progress, ours=ours)
+
+    def _poll(self, service_name: str) -> ContainerService | None:
+        """Read the service; ``None`` when a transient failure outlasted the retries."""
+        try:
+            return self._describe(service_name)
+        except (TransportError, MalformedResponseError, ServiceError) as exc:
+            if isinstance(exc, ServiceError) and not is_retryable(exc):
+                raise
+            logger.debug("deploy: poll failed (%s); polling again", exc)
+            return None
+
+    def _settled(
+        self,
+        deployment: Deployment,
+        service: ContainerService,
+        progress: _Progress,
+        *,
+        ours: bool,
+    ) -> Deployment:
+        """Find out how a deployment that is neither pending nor current ended."""
+        version = deployment.version
+        settled = self._find_deployment(progress.service_name, version)
+        if ours and settled is not None and settled.state == "FAILED":
+            progress("failed", f"deployment {version} FAILED", settled, service)
+            raise self._failure(progress.service_name, settled)
+        # Someone else's deployment that settled either way, or ours: active
+        # once and replaced by a newer one before this poll.
+        return settled or deployment
+
+    def _find_deployment(self, service_name: str, version: int | None) -> Deployment | None:
+        listing = self.get_container_service_deployments(service_name=service_name)
+        return next((d for d in listing.deployments if d.version == version), None)
+
+    def _failure(self, service_name: str, deployment: Deployment) -> DeploymentFailedError:
+        logs: dict[str, tuple[ContainerLogEvent, ...]] = {}
+        problem = None
+        for name in deployment.containers or {}:
+            try:
+                tail = collections.deque(
+                    self.get_container_log(
+                        service_name=service_name,
+                        container_name=name,
+                        start_time=deployment.created_at,
+                    ),
+                    maxlen=_LOG_TAIL,
+                )
+            except LightsailError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+                continue
+            logs[name] = tuple(tail)
+        return DeploymentFailedError(
+            service_name=service_name,
+            version=deployment.version or 0,
+            logs=logs,
+            log_error=problem,
+        )
+
     def ensure_container_image(
         self,
         *,
@@ -825,12 +1119,59 @@ class Client:
 
 
 _ENSURE_LOCK_STRIPES = 64
+# How many of each container's last log lines a DeploymentFailedError carries.
+_LOG_TAIL = 20
 # lightsailctl pushes every image to this repository of the account's registry.
 REGISTRY_REPOSITORY = "sr"
 # Registries may take minutes to verify a large layer after its last byte.
 _PUSH_READ_TIMEOUT = 300.0
 # A correction smaller than this would not change the outcome.
 _SKEW_STEP = dt.timedelta(seconds=30)
+
+
+def _runs(
+    deployment: Deployment, service_name: str, image: str, container_name: str | None
+) -> bool:
+    """Whether ``deployment`` already runs ``image`` where this deploy would put it."""
+    try:
+        wanted = swap_image(
+            deployment, service_name=service_name, image=image, container_name=container_name
+        )
+    except ParamValidationError:
+        return False
+    return wanted == dict(deployment.containers or {})
+
+
+class _Progress:
+    """Builds :class:`DeploymentProgress` events and hands them to the caller's callback."""
+
+    def __init__(
+        self,
+        callback: Callable[[DeploymentProgress], object] | None,
+        service_name: str,
+        schedule: PollSchedule,
+    ) -> None:
+        self._callback = callback
+        self.service_name = service_name
+        self._schedule = schedule
+
+    def __call__(
+        self, kind: str, message: str, deployment: Deployment, service: ContainerService
+    ) -> None:
+        logger.debug("deploy %s: %s", self.service_name, message)
+        if self._callback is None:
+            return
+        self._callback(
+            DeploymentProgress(
+                kind=kind,
+                message=message,
+                service_name=self.service_name,
+                version=deployment.version,
+                deployment_state=deployment.state,
+                service_state=service.state,
+                elapsed=self._schedule.elapsed,
+            )
+        )
 
 
 def _with_attempts(exc: TransportError, attempts: int) -> TransportError:

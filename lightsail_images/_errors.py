@@ -12,6 +12,8 @@ The tree::
     ├── TransportError                  no HTTP response after the last attempt
     │                                   (Lightsail's endpoint or a registry)
     ├── MalformedResponseError          a response we cannot make sense of
+    ├── DeploymentFailedError           a deployment ended FAILED (its logs attached)
+    ├── DeploymentTimeoutError          a deployment did not settle before the deadline
     ├── RegistryError                   a registry refused or failed a push step
     │   ├── RegistryAuthError           it rejected the credentials, or denies the push
     │   └── DigestMismatchError         it stored other bytes than were sent
@@ -27,7 +29,9 @@ Local errors (``ParamValidationError``, ``ConfigurationError``,
 ``ImageSourceError``) mean *you* asked for something that cannot work; nothing
 was sent for it.  Remote errors (``ServiceError``, ``RegistryError``,
 ``MalformedResponseError``, ``TransportError``) mean the attempt was made and
-the other side, or the network, failed it.  A network failure is a
+the other side, or the network, failed it.  The deployment errors report the
+outcome of a deployment that was made: Lightsail could not start it, or it
+was still activating when the wait ran out.  A network failure is a
 ``TransportError`` wherever it happens, on a Lightsail call or during a push.
 
 Every class pickles the same way: :class:`LightsailError` records the
@@ -51,11 +55,13 @@ import attrs
 from botocore.exceptions import ClientError
 from typing_extensions import Self
 
-from lightsail_images._models import ErrorDetails, RegistryErrorDetail
+from lightsail_images._models import ContainerLogEvent, ErrorDetails, RegistryErrorDetail
 
 __all__ = [
     "AccessDeniedException",
     "ConfigurationError",
+    "DeploymentFailedError",
+    "DeploymentTimeoutError",
     "DigestMismatchError",
     "ImageSourceError",
     "InvalidInputException",
@@ -279,6 +285,105 @@ class MalformedResponseError(LightsailError):
         self.http_status_code = http_status_code
         self.request_id = request_id
         self.attempts = attempts
+
+
+class DeploymentFailedError(LightsailError):
+    """A deployment ended ``FAILED``: a container did not start or failed its health check.
+
+    The service keeps running the previous deployment.  The reason is in the
+    containers' logs, so the last lines of each container of the failed
+    deployment, written since it was created, are attached and printed.
+
+    Attributes:
+        service_name: the container service.
+        version: the failed deployment's version.
+        logs: container name to its last log lines (oldest first).
+        log_error: why the logs could not be read, when they could not.
+
+    Example::
+
+        try:
+            client.deploy_container_image(service_name="my-svc", image=":my-svc.web.8")
+        except li.DeploymentFailedError as err:
+            for container, events in err.logs.items():
+                print(container, [event.message for event in events])
+
+    """
+
+    def __init__(
+        self,
+        *,
+        service_name: str,
+        version: int,
+        logs: Mapping[str, tuple[ContainerLogEvent, ...]],
+        log_error: str | None = None,
+    ) -> None:
+        self.service_name = service_name
+        self.version = version
+        self.logs = dict(logs)
+        self.log_error = log_error
+        head = (
+            f"deployment {version} of container service {service_name!r} failed: Lightsail "
+            "could not start its containers or they failed the health check; the previous "
+            "deployment keeps running."
+        )
+        lines = [head]
+        for container, events in self.logs.items():
+            lines.append(f"last log lines of container {container!r}:")
+            lines += [f"  {event.message}" for event in events] or ["  (nothing logged)"]
+        if log_error:
+            lines.append(f"the container logs could not be read: {log_error}")
+        lines.append(
+            "fix the image or its settings and deploy again; for more of the log use "
+            "client.get_container_log() or 'aws lightsail get-container-log "
+            f"--service-name {service_name} --container-name NAME'"
+        )
+        super().__init__("\n".join(lines))
+
+
+class DeploymentTimeoutError(LightsailError):
+    """The wait for a deployment ran out before it became active or failed.
+
+    The deployment may still finish: Lightsail keeps activating it.  Check its
+    state with ``client.get_container_services(service_name=...)`` (or
+    ``aws lightsail get-container-services --service-name ...``), or wait
+    again with a longer ``timeout`` (re-running ``deploy_container_image``
+    with the same image waits on the same deployment, it creates no new one).
+
+    Attributes:
+        service_name: the container service.
+        version: the deployment waited on, or ``None`` if the wait ran out
+            before it could be created (behind another activating deployment).
+        timeout: the deadline, in seconds.
+        state: the deployment's last state seen, e.g. ``"ACTIVATING"``.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        service_name: str,
+        version: int | None,
+        timeout: float,
+        state: str | None,
+    ) -> None:
+        self.service_name = service_name
+        self.version = version
+        self.timeout = timeout
+        self.state = state
+        what = (
+            f"deployment {version} of container service {service_name!r} was still "
+            f"{state or 'activating'}"
+            if version is not None
+            else f"container service {service_name!r} was still busy with another deployment, "
+            "so none was created"
+        )
+        super().__init__(
+            f"{what} after the {timeout:g} s timeout.  It may still finish: check with "
+            f"'aws lightsail get-container-services --service-name {service_name}' or "
+            "client.get_container_services(), or run the deploy again with a longer "
+            "timeout (it waits on the same deployment instead of creating another)."
+        )
 
 
 class RegistryError(LightsailError):

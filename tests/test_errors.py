@@ -145,6 +145,13 @@ def _every_exception() -> list[li.LightsailError]:
         li.RegistryError("refused", http_status_code=400, errors=(detail,), attempts=2),
         li.RegistryAuthError("denied", http_status_code=403, errors=(detail,)),
         li.DigestMismatchError("rewrote", expected="sha256:" + "a" * 64, actual="sha256:x"),
+        li.DeploymentFailedError(
+            service_name="svc",
+            version=3,
+            logs={"web": (li.ContainerLogEvent(created_at=None, message="boom"),)},
+            log_error=None,
+        ),
+        li.DeploymentTimeoutError(service_name="svc", version=3, timeout=60.0, state="ACTIVATING"),
         *(make(cls) for cls in (*MODELED, li.ServiceError)),
     ]
 

@@ -104,3 +104,25 @@ def deployments(client: li.Client) -> None:
         assert_type(event, li.ContainerLogEvent)
         assert_type(event.message, str | None)
     client.create_container_service_deployment(service_name="svc")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+
+
+def deploy(client: li.Client, image: li.ContainerImage) -> None:
+    def show(event: li.DeploymentProgress) -> None:
+        assert_type(event.kind, str)
+        assert_type(event.version, int | None)
+
+    deployment = client.deploy_container_image(
+        service_name="svc", image=image, container_name="web", timeout=600, on_progress=show
+    )
+    assert_type(deployment, li.Deployment)
+    client.deploy_container_image(service_name="svc", image=li.ImageRef("svc", "web", 2))
+    client.deploy_container_image(service_name="svc", image=":svc.web.2", wait=False)
+    try:
+        client.deploy_container_image(service_name="svc", image=":svc.web.3")
+    except li.DeploymentFailedError as err:
+        assert_type(err.version, int)
+        for events in err.logs.values():
+            assert_type(events, tuple[li.ContainerLogEvent, ...])
+    except li.DeploymentTimeoutError as err:
+        assert_type(err.version, int | None)
+    client.deploy_container_image(service_name="svc", image=3)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
