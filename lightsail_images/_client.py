@@ -68,6 +68,7 @@ from lightsail_images._retry import (
     call_with_retries,
     clock_skew,
     is_retryable,
+    sleep,
 )
 from lightsail_images._signing import CredentialSource, FrozenCredentials, Signer
 from lightsail_images._transport import AttemptFailed, RequestsTransport
@@ -576,81 +577,70 @@ class Client:
         name = image_name(service_name, image)
         schedule = PollSchedule(float(timeout))
         progress = _Progress(on_progress, service_name, schedule)
-        policy = RetryPolicy(max_attempts=self._max_attempts, quota=self._quota)
-        attempt = 0
+        step = functools.partial(self._deploy_step, service_name, name, container_name)
         while True:
-            service = self._describe(service_name)
-            pending = service.next_deployment
-            if pending is not None and pending.version is not None:
-                if _runs(pending, service_name, name, container_name):
-                    progress(
-                        "joined",
-                        f"deployment {pending.version} already deploys {name}; waiting on it",
-                        pending,
-                        service,
-                    )
-                    return pending if not wait else self._await(pending, schedule, progress)
+            kind, deployment, service = call_with_retries(step, self._retry_policy())
+            if kind == "waiting":
                 progress(
-                    "waiting",
-                    f"deployment {pending.version} is still activating; waiting for it to "
+                    kind,
+                    f"deployment {deployment.version} is still activating; waiting for it to "
                     "settle before deploying",
-                    pending,
+                    deployment,
                     service,
                 )
-                self._await(pending, schedule, progress, ours=False)
+                self._await(deployment, schedule, progress, ours=False)
                 continue
-            containers = swap_image(
-                service.current_deployment,
-                service_name=service_name,
-                image=name,
-                container_name=container_name,
+            messages = {
+                "joined": f"deployment {deployment.version} already deploys {name}; waiting on it",
+                "unchanged": f"the active deployment {deployment.version} already runs {name}; "
+                "nothing to do",
+                "created": f"created deployment {deployment.version} with {name}",
+            }
+            progress(kind, messages[kind], deployment, service)
+            if kind == "unchanged" or not wait:
+                return deployment
+            return self._await(deployment, schedule, progress)
+
+    def _deploy_step(
+        self, service_name: str, image: str, container_name: str | None, _attempt: int
+    ) -> tuple[str, Deployment, ContainerService]:
+        """Read the service and act once: join, wait, nothing to do, or create."""
+        service = self._describe(service_name)
+        pending = service.next_deployment
+        if pending is not None and pending.version is not None:
+            joined = _runs(pending, service_name, image, container_name)
+            return ("joined" if joined else "waiting"), pending, service
+        current = service.current_deployment
+        containers = swap_image(
+            current, service_name=service_name, image=image, container_name=container_name
+        )
+        if current is not None and containers == dict(current.containers or {}):
+            return "unchanged", current, service
+        try:
+            # One attempt only: after an ambiguous failure the service is read
+            # again, and a deployment that was created after all is joined.
+            created = self._invoke(
+                CREATE_CONTAINER_SERVICE_DEPLOYMENT,
+                {
+                    "service_name": service_name,
+                    "containers": containers,
+                    "public_endpoint": current.public_endpoint if current else None,
+                },
+                max_attempts=1,
+            ).container_service
+        except (TransportError, ServiceError) as exc:
+            raise _retry_after_ambiguous(exc, "deploy: creating the deployment") from (
+                exc.__cause__ if isinstance(exc, TransportError) else None
             )
-            current = service.current_deployment
-            if current is not None and containers == dict(current.containers or {}):
-                progress(
-                    "unchanged",
-                    f"the active deployment {current.version} already runs {name}; nothing to do",
-                    current,
-                    service,
-                )
-                return current
-            attempt += 1
-            try:
-                # One attempt only: after an ambiguous failure the service is read
-                # again, and a deployment that was created after all is joined.
-                created = self._invoke(
-                    CREATE_CONTAINER_SERVICE_DEPLOYMENT,
-                    {
-                        "service_name": service_name,
-                        "containers": containers,
-                        "public_endpoint": current.public_endpoint if current else None,
-                    },
-                    max_attempts=1,
-                ).container_service
-            except (TransportError, ServiceError) as exc:
-                retryable = isinstance(exc, TransportError) or is_retryable(exc)
-                delay = policy.delay(attempt, retryable=retryable, timeout=False)
-                if delay is None:
-                    raise
-                logger.debug("deploy: creating the deployment failed (%s); reading again", exc)
-                sleep(delay)
-                schedule.slept(delay)
-                continue
-            deployment = created.next_deployment
-            if deployment is None or deployment.version is None:
-                raise MalformedResponseError(
-                    "CreateContainerServiceDeployment: the answer names no next deployment; "
-                    f"check the service with get_container_services(service_name={service_name!r})",
-                    http_status_code=200,
-                    request_id=None,
-                )
-            progress(
-                "created",
-                f"created deployment {deployment.version} with {name}",
-                deployment,
-                created,
+        deployment = created.next_deployment
+        if deployment is None or deployment.version is None:
+            raise MalformedResponseError(
+                "CreateContainerServiceDeployment: the answer names no next deployment; "
+                f"check the service with get_container_services(service_name={service_name!r})",
+                http_status_code=200,
+                request_id=None,
             )
-            return deployment if not wait else self._await(deployment, schedule, progress)
+        return "created", deployment, created
 
     def _describe(self, service_name: str) -> ContainerService:
         services = self.get_container_services(service_name=service_name).container_services
@@ -822,16 +812,10 @@ class Client:
                 return self._invoke(
                     REGISTER_CONTAINER_IMAGE, values, max_attempts=1
                 ).container_image
-            except TransportError as exc:
-                logger.debug("ensure: registration outcome unknown (%s); checking again", exc)
-                raise Retryable(
-                    functools.partial(_with_attempts, exc), description=str(exc)
-                ) from exc.__cause__
-            except ServiceError as exc:
-                if not is_retryable(exc):
-                    raise
-                logger.debug("ensure: registration failed (%s); checking again", exc.code)
-                raise Retryable(_raise(exc), description=exc.code) from None
+            except (TransportError, ServiceError) as exc:
+                raise _retry_after_ambiguous(exc, "ensure: registration") from (
+                    exc.__cause__ if isinstance(exc, TransportError) else None
+                )
 
         return call_with_retries(attempt, self._retry_policy())
 
@@ -1176,6 +1160,21 @@ class _Progress:
 
 def _with_attempts(exc: TransportError, attempts: int) -> TransportError:
     return TransportError(str(exc), attempts=attempts, reason=exc.reason)
+
+
+def _retry_after_ambiguous(exc: TransportError | ServiceError, what: str) -> Retryable:
+    """Turn a failed single attempt of a write into a Retryable, or re-raise a final error.
+
+    The caller reads the state again before its next attempt, so a write that
+    succeeded although its answer was lost is found instead of repeated.
+    """
+    if isinstance(exc, TransportError):
+        logger.debug("%s: outcome unknown (%s); checking again", what, exc)
+        return Retryable(functools.partial(_with_attempts, exc), description=str(exc))
+    if not is_retryable(exc):
+        raise exc
+    logger.debug("%s failed (%s); checking again", what, exc.code)
+    return Retryable(_raise(exc), description=exc.code)
 
 
 def _raise(error: BaseException) -> Callable[[int], BaseException]:
