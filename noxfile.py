@@ -77,6 +77,7 @@ TEST_DEPS = [
     "boto3>=1.28",
     "coverage[toml]>=7.3",
     "nox>=2024.3",  # tests/test_noxfile.py checks the interpreter discovery
+    "awscli",  # tests/test_cli_awscli.py compares --output json with the real AWS CLI
 ]
 
 

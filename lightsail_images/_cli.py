@@ -52,7 +52,7 @@ import attrs
 from typing_extensions import Self
 
 from lightsail_images._client import Client
-from lightsail_images._config import ClientConfig, check_endpoint_url
+from lightsail_images._config import ClientConfig, check_endpoint_url, profile_setting
 from lightsail_images._errors import (
     ConfigurationError,
     ImageSourceError,
@@ -175,18 +175,43 @@ class Command:
 # --- rendering ---------------------------------------------------------------------------
 
 
-def render(output: Output, output_format: str) -> str:
-    """Render ``output`` as ``"json"`` or ``"text"``; the result ends with a newline or is empty."""
+TIMESTAMP_FORMATS = ("iso8601", "wire", "none")
+"""Values of the profile setting ``cli_timestamp_format``, as the AWS CLI reads it."""
+
+
+def render(output: Output, output_format: str, timestamp_format: str = "iso8601") -> str:
+    """Render ``output`` as ``"json"`` or ``"text"``; the result ends with a newline or is empty.
+
+    Timestamps in JSON follow ``timestamp_format`` (the profile's
+    ``cli_timestamp_format``): ``"iso8601"`` (the AWS CLI v2 default) prints
+    ``"2024-05-01T12:00:00.250000+00:00"``, always in UTC; ``"wire"`` (v2) and
+    ``"none"`` (v1, its default) print what the wire carries, epoch seconds
+    (``1714564800.25``).
+    """
     if output_format == "json":
         if output.document is None:
             return ""
-        return json.dumps(output.document, indent=4, ensure_ascii=False) + "\n"
+        return (
+            json.dumps(
+                output.document,
+                indent=4,
+                ensure_ascii=False,
+                default=functools.partial(_json_timestamp, timestamp_format=timestamp_format),
+            )
+            + "\n"
+        )
     return "".join(f"{line}\n" for line in output.text)
 
 
-def _timestamp(when: dt.datetime) -> str:
-    # The AWS CLI's ISO 8601 form, always in UTC: "2024-05-01T12:00:00.250000+00:00".
-    return when.astimezone(dt.timezone.utc).isoformat()
+def _json_timestamp(value: object, *, timestamp_format: str) -> object:
+    # json.dumps calls this for what it cannot encode: only datetimes are expected.
+    if not isinstance(value, dt.datetime):
+        msg = f"cannot print {type(value).__name__} as JSON"
+        raise TypeError(msg)
+    if timestamp_format == "iso8601":
+        return value.astimezone(dt.timezone.utc).isoformat()
+    # The wire's epoch seconds, a JSON number as Lightsail sends it (1.7145648E9).
+    return value.timestamp()
 
 
 def _human_time(when: dt.datetime) -> str:
@@ -195,7 +220,7 @@ def _human_time(when: dt.datetime) -> str:
 
 def _image_document(image: ContainerImage) -> dict[str, Any]:
     # Member order as the API (and so the AWS CLI) has it.
-    return {"image": image.image, "digest": image.digest, "createdAt": _timestamp(image.created_at)}
+    return {"image": image.image, "digest": image.digest, "createdAt": image.created_at}
 
 
 def _image_cells(images: Iterable[ContainerImage]) -> list[tuple[str, str, str]]:
@@ -296,7 +321,7 @@ def _registry_login(_args: Arguments, client: Client) -> Output:
         "registryLogin": {
             "username": login.username,
             "password": login.password,
-            "expiresAt": _timestamp(login.expires_at),
+            "expiresAt": login.expires_at,
             "registry": login.registry,
         }
     }
@@ -709,12 +734,32 @@ def _run_command(command: Command, args: Arguments) -> int:
             profile_name=args.profile,
             config=_client_config(args),
         ) as client:
+            timestamps = _timestamp_format(args) if args.output == "json" else "iso8601"
             output = command.run(args, client)
     except Exception as error:  # noqa: BLE001 - every failure becomes an exit code and a message
         return _fail(error, debug=args.debug)
-    sys.stdout.write(render(output, args.output))
+    sys.stdout.write(render(output, args.output, timestamps))
     sys.stdout.flush()
     return ExitCode.OK
+
+
+def _timestamp_format(args: Arguments) -> str:
+    # The AWS CLI reads this from the profile only (no variable, no flag).
+    value = profile_setting("cli_timestamp_format", profile_name=args.profile)
+    if value is None:
+        return "iso8601"  # the AWS CLI v2 default
+    if value not in TIMESTAMP_FORMATS:
+        reason = (
+            f"the profile setting cli_timestamp_format is {value!r}; the AWS CLI "
+            "accepts iso8601 or wire (v2), none (v1)"
+        )
+        raise ConfigurationError(
+            f"{reason}: fix it in ~/.aws/config",
+            reason=reason,
+            setting="cli_timestamp_format",
+            value=value,
+        )
+    return value
 
 
 def _client_config(args: Arguments) -> ClientConfig:

@@ -262,6 +262,22 @@ class _SharedConfig:
         return profiles[self.profile_name]  # type: ignore[no-any-return]
 
 
+def profile_setting(name: str, *, profile_name: str | None) -> str | None:
+    """Return a setting of the profile in use, as botocore picks the profile; None if unset.
+
+    The profile is ``profile_name``, else ``AWS_DEFAULT_PROFILE``, ``AWS_PROFILE``,
+    else ``default``.  For settings botocore itself does not read, such as the
+    AWS CLI's ``cli_timestamp_format``.
+    """
+    from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - lazy import
+
+    try:
+        value = _SharedConfig.read(profile_name).scoped().get(name)
+    except BotoCoreError as exc:
+        raise _config_error(exc, profile_name) from exc
+    return value if isinstance(value, str) else None
+
+
 def _config_error(exc: Exception, profile_name: str | None) -> ConfigurationError:
     from botocore.exceptions import ProfileNotFound  # noqa: PLC0415 - lazy import
 
