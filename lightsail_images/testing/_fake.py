@@ -44,6 +44,7 @@ from lightsail_images._models import (
 )
 from lightsail_images._operations import CONTAINER_NAME, DIGEST, IMAGE, LABEL, SERVICE_NAME
 from lightsail_images._protocol import CONTENT_TYPE, TARGET_PREFIX, converter
+from lightsail_images._signing import SIGNING_NAME
 from lightsail_images._validation import (
     Param,
     containers_rule,
@@ -86,7 +87,6 @@ DEFAULT_SECRET_ACCESS_KEY = "fake+secret/access+key/for/lightsail/tests"  # noqa
 DEFAULT_ACCOUNT_ID = "123456789012"
 """The AWS account id the fake puts in ARNs."""
 REGISTRY_LOGIN_LIFETIME = dt.timedelta(hours=12)
-SIGNING_NAME = "lightsail"
 
 #: Lightsail's modelled error types and the sub-``code`` the fake puts beside them.
 LIGHTSAIL_ERROR_CODES: Mapping[str, str] = {
