@@ -29,16 +29,23 @@ the client hold an unbounded body in memory.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import re
+import socket
+import threading
+import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple, Protocol
 
 import requests
 import requests.adapters
+import urllib3
+import urllib3.connection
 import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
+from typing_extensions import Self
 
 from lightsail_images._errors import TransportError
 from lightsail_images._protocol import HttpRequest, HttpResponse
@@ -130,7 +137,7 @@ class RequestsTransport:
         self._adapter: requests.adapters.HTTPAdapter | None = None
         if session is None:
             session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(
+            adapter = _DeadlineAdapter(
                 pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0
             )
             self._adapter = adapter
@@ -159,34 +166,45 @@ class RequestsTransport:
         """
         data: bytes | UploadBody = request.body if body is None else body
         timeout = self._timeout if read_timeout is None else (self._timeout[0], read_timeout)
+        deadline = _Deadline(timeout[1])
         try:
-            if self._owns_session:
-                response = self._send_direct(request, headers, data, timeout)
-            else:
-                response = self._session.request(
-                    request.method,
-                    request.url,
-                    data=data,
-                    headers={**_DROP_SESSION_DEFAULTS, **headers},
-                    # Explicit, so a caller's session.verify (a custom CA) is not
-                    # replaced by REQUESTS_CA_BUNDLE, as requests otherwise does;
-                    # with the default True, the environment's bundle still applies.
-                    verify=self._session.verify,
-                    # An explicit no-op auth: otherwise requests looks the host up
-                    # in ~/.netrc and an entry there replaces our Authorization.
-                    auth=_no_netrc_auth,
-                    timeout=timeout,
-                    stream=True,
-                    allow_redirects=False,
-                )
-            try:
-                ok = 200 <= response.status_code < 300  # noqa: PLR2004 - the 2xx range
-                content = _read_capped(response, MAX_BODY_BYTES if ok else MAX_ERROR_BODY_BYTES)
-            finally:
-                response.close()
+            with deadline:
+                if self._owns_session:
+                    response = self._send_direct(request, headers, data, timeout)
+                else:
+                    response = self._session.request(
+                        request.method,
+                        request.url,
+                        data=data,
+                        headers={**_DROP_SESSION_DEFAULTS, **headers},
+                        # Explicit, so a caller's session.verify (a custom CA) is not
+                        # replaced by REQUESTS_CA_BUNDLE, as requests otherwise does;
+                        # with the default True, the environment's bundle still applies.
+                        verify=self._session.verify,
+                        # An explicit no-op auth: otherwise requests looks the host up
+                        # in ~/.netrc and an entry there replaces our Authorization.
+                        auth=_no_netrc_auth,
+                        timeout=timeout,
+                        stream=True,
+                        allow_redirects=False,
+                    )
+                    # The caller's adapter has no deadline hook: the body, at least.
+                    deadline.watch(_socket_of(response))
+                try:
+                    ok = 200 <= response.status_code < 300  # noqa: PLR2004 - the 2xx range
+                    content = _read_capped(response, MAX_BODY_BYTES if ok else MAX_ERROR_BODY_BYTES)
+                    deadline.finish()
+                finally:
+                    response.close()
+            if deadline.expired:
+                # Cut off mid-headers, http.client may take what came as all
+                # there is: never trust a response the deadline ended.
+                raise deadline.failure(request.url)
         except requests.exceptions.Timeout as exc:
             raise AttemptFailed(_describe(exc, request.url), timeout=True) from exc
         except (requests.exceptions.RequestException, OSError, ValueError) as exc:
+            if deadline.expired:
+                raise deadline.failure(request.url) from exc
             # ValueError: http.client refused a header it cannot write (a
             # session token with a line break, say); nothing was sent.
             raise AttemptFailed(_describe(exc, request.url), timeout=False) from exc
@@ -282,9 +300,13 @@ def _read_capped(response: requests.Response, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _describe(exc: Exception, url: str) -> str:
+def _public(url: str) -> str:
     # Scheme, host and path: a registry's upload URL may carry state in its query.
-    url = urllib.parse.urlsplit(url)._replace(query="", fragment="").geturl()
+    return urllib.parse.urlsplit(url)._replace(query="", fragment="").geturl()
+
+
+def _describe(exc: Exception, url: str) -> str:
+    url = _public(url)
     kind = {
         requests.exceptions.ConnectTimeout: "timed out connecting to",
         requests.exceptions.ReadTimeout: "timed out waiting for a response from",
@@ -304,3 +326,171 @@ def _describe(exc: Exception, url: str) -> str:
 # urllib3 buries the OS's reason ("[Errno 111] Connection refused") deep in
 # its message; that short phrase is the useful part.
 _ERRNO = re.compile(r"\[Errno -?\d+\][^'\")\]]*")
+
+
+# --- the deadline: a whole response within the read timeout ----------------------------
+#
+# requests' read timeout bounds each wait for data, so a peer that trickles a
+# byte just inside it can hold a request forever.  Every request therefore
+# also gets a deadline: from the moment the request is sent, the status line,
+# the headers and the (capped) body must all arrive within the read timeout.
+# When it passes, one watchdog thread shuts the connection's socket down,
+# which ends the blocked read at once; the attempt then fails as a timeout
+# and is retried like one.  Our own session's connections report their
+# socket when they start waiting for a response (_DeadlineAdapter); through
+# a caller's session, whose adapters are theirs, the deadline covers the body.
+
+
+class _Deadline:
+    """One request's deadline; a context manager marking the thread's current request."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._entry: _Watch | None = None
+
+    def __enter__(self) -> Self:
+        _current.deadline = self
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        _current.deadline = None
+        self.finish()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        """Start the clock (once) on the socket the response comes in on."""
+        if sock is not None and self._entry is None:
+            self._entry = _WATCHDOG.watch(time.monotonic() + self.seconds, sock, self)
+
+    def failure(self, url: str) -> AttemptFailed:
+        """Describe the attempt this deadline ended, as a timeout."""
+        return AttemptFailed(
+            f"gave up on {_public(url)}: the response did not arrive in full within"
+            f" {self.seconds:g} s (the read timeout)",
+            timeout=True,
+        )
+
+    def finish(self) -> None:
+        """Stop watching: the response is in."""
+        if self._entry is not None:
+            _WATCHDOG.cancel(self._entry)
+
+
+class _Current(threading.local):
+    deadline: _Deadline | None = None
+
+
+_current = _Current()
+
+
+class _Watch:
+    __slots__ = ("deadline", "sock", "when")
+
+    def __init__(self, when: float, sock: socket.socket | None, deadline: _Deadline) -> None:
+        self.when = when
+        self.sock = sock
+        self.deadline = deadline
+
+    def __lt__(self, other: _Watch) -> bool:
+        return self.when < other.when
+
+
+class _Watchdog:
+    """One daemon thread that shuts down the sockets of requests past their deadline."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[_Watch] = []
+        self._thread: threading.Thread | None = None
+
+    def watch(self, when: float, sock: socket.socket, deadline: _Deadline) -> _Watch:
+        entry = _Watch(when, sock, deadline)
+        with self._cond:
+            heapq.heappush(self._heap, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="lightsail-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0] is entry:
+                self._cond.notify()
+        return entry
+
+    def cancel(self, entry: _Watch) -> None:
+        with self._cond:
+            entry.sock = None  # left in the heap; dropped when its time comes
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                wait = self._heap[0].when - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                entry = heapq.heappop(self._heap)
+                if entry.sock is not None:
+                    entry.deadline.expired = True
+                    with contextlib.suppress(OSError):
+                        # socket.socket's own shutdown, under an SSL socket too:
+                        # it ends a read blocked in another thread at once.
+                        socket.socket.shutdown(entry.sock, socket.SHUT_RDWR)
+                    entry.sock = None
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    connection = getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _on_response_wait(sock: object) -> None:
+    deadline = _current.deadline
+    if deadline is not None and isinstance(sock, socket.socket):
+        deadline.watch(sock)
+
+
+class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _on_response_wait(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _on_response_wait(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+# urllib3's stubs declare ConnectionCls as its Protocol types, which the
+# concrete connection classes do not satisfy to pyright's letter.
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection  # pyright: ignore[reportAssignmentType]
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection  # pyright: ignore[reportAssignmentType]
+
+
+_DEADLINE_POOLS: dict[str, type[urllib3.HTTPConnectionPool | urllib3.HTTPSConnectionPool]] = {
+    "http": _HTTPPool,
+    "https": _HTTPSPool,
+}
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """Our own session's adapter: its connections start the deadline's clock."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, urllib3.PoolManager):
+            manager.pool_classes_by_scheme = _DEADLINE_POOLS
+        return manager

@@ -81,9 +81,11 @@ RETRY_STATUS = frozenset({*TRANSIENT_STATUS, THROTTLING_STATUS})
 # A registry's own words end up in exception messages and on a terminal:
 # printable characters only, and not too many of them.
 _MAX_TEXT = 300
-# A token is sent back as a header value: visible ASCII only (RFC 6750's
-# b64token is narrower; anything else cannot be written into a request).
-_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+# A token is sent back as a header value, and a URL in a request line: visible
+# ASCII only (RFC 6750's b64token is narrower; anything else cannot be written
+# into a request).
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_MAX_URL = 8 * 1024
 _MAX_TOKEN = 16 * 1024
 # A Range of more digits than this is no byte count a registry could hold.
 _MAX_RANGE_DIGITS = 19
@@ -187,12 +189,12 @@ class Repository:
 
         """
         realm = challenge.params.get("realm", "")
-        realm_scheme, realm_host = _safe_origin(realm)
-        if realm_scheme not in ("http", "https") or not realm_host:
+        if _usable_url(realm) is None:
             raise RegistryAuthError(
                 f"{self.base_url} named an unusable token service realm {_text(realm)!r}",
                 http_status_code=401,
             )
+        realm_scheme, realm_host = origin(realm)
         if realm_scheme == "http" and origin(self.base_url)[0] == "https":
             raise RegistryAuthError(
                 f"{self.base_url} sends credentials to a plain-http token service"
@@ -227,11 +229,21 @@ def _with_query(url: str, **params: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=query))
 
 
-def _safe_origin(url: str) -> tuple[str, str]:
+def _usable_url(url: str) -> str | None:
+    """``url`` if it is an absolute http(s) URL we can send a request to, else ``None``.
+
+    Visible ASCII only (what a request line can carry), a host, and a port in range.
+    """
+    if len(url) > _MAX_URL or not _VISIBLE_ASCII.fullmatch(url):
+        return None
     try:
-        return origin(url)
-    except ValueError:  # "Invalid IPv6 URL" and the like
-        return "", ""
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:  # "Invalid IPv6 URL", "Port out of range" and the like
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
 
 
 # -- answers ----------------------------------------------------------------------------
@@ -349,7 +361,7 @@ def parse_token(body: bytes) -> str | None:
     if not isinstance(value, dict):
         return None
     token = value.get("token") or value.get("access_token")
-    if not isinstance(token, str) or len(token) > _MAX_TOKEN or not _HEADER_SAFE.fullmatch(token):
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN or not _VISIBLE_ASCII.fullmatch(token):
         return None
     return token
 
@@ -378,13 +390,11 @@ def resolve_location(request_url: str, response: HttpResponse, what: str) -> str
 
     """
     location = response.headers.get("location", "")
-    url = ""
     try:
-        url = urllib.parse.urljoin(request_url, location) if location else ""
-        scheme, host = origin(url)
+        url = _usable_url(urllib.parse.urljoin(request_url, location)) if location else None
     except ValueError:  # "Invalid IPv6 URL" and the like
-        scheme, host = "", ""
-    if scheme not in ("http", "https") or not host:
+        url = None
+    if url is None:
         raise RegistryError(
             f"{what}: the registry answered HTTP {response.status_code} with an unusable"
             f" upload location {_text(location)!r}",
