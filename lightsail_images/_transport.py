@@ -52,6 +52,7 @@ from lightsail_images._protocol import HttpRequest, HttpResponse
 from lightsail_images._retry import Retryable
 
 __all__ = [
+    "DEADLINE_FACTOR",
     "MAX_BODY_BYTES",
     "MAX_ERROR_BODY_BYTES",
     "AttemptFailed",
@@ -67,6 +68,9 @@ logger = logging.getLogger("lightsail_images")
 MAX_BODY_BYTES = 8 * 1024 * 1024
 # Error bodies are a few hundred bytes; a proxy's HTML page may be more.
 MAX_ERROR_BODY_BYTES = 64 * 1024
+# A whole response (headers and capped body) must arrive within this many
+# read timeouts of the request being sent; see _Deadline.
+DEADLINE_FACTOR = 2
 
 
 # requests adds "Accept: */*" and "Connection: keep-alive" by default; botocore
@@ -166,7 +170,7 @@ class RequestsTransport:
         """
         data: bytes | UploadBody = request.body if body is None else body
         timeout = self._timeout if read_timeout is None else (self._timeout[0], read_timeout)
-        deadline = _Deadline(timeout[1])
+        deadline = _Deadline(timeout[1] * DEADLINE_FACTOR)
         try:
             with deadline:
                 if self._owns_session:
@@ -333,7 +337,10 @@ _ERRNO = re.compile(r"\[Errno -?\d+\][^'\")\]]*")
 # requests' read timeout bounds each wait for data, so a peer that trickles a
 # byte just inside it can hold a request forever.  Every request therefore
 # also gets a deadline: from the moment the request is sent, the status line,
-# the headers and the (capped) body must all arrive within the read timeout.
+# the headers and the (capped) body must all arrive within DEADLINE_FACTOR
+# times the read timeout.  (Twice, so that a peer that sends nothing is still
+# reported by the read timeout, as a plain "timed out waiting for a response",
+# and a slow but steady answer has room to finish.)
 # When it passes, one watchdog thread shuts the connection's socket down,
 # which ends the blocked read at once; the attempt then fails as a timeout
 # and is retried like one.  Our own session's connections report their
@@ -366,7 +373,7 @@ class _Deadline:
         """Describe the attempt this deadline ended, as a timeout."""
         return AttemptFailed(
             f"gave up on {_public(url)}: the response did not arrive in full within"
-            f" {self.seconds:g} s (the read timeout)",
+            f" {self.seconds:g} s ({DEADLINE_FACTOR} times the read timeout)",
             timeout=True,
         )
 

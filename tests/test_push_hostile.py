@@ -315,6 +315,7 @@ def test_an_absurd_range_fails_the_upload(tmp_path: Path, monkeypatch: pytest.Mo
 # -- trickling peers and the overall deadline ---------------------------------------------
 
 TIMEOUT = 0.3  # the read timeout in these tests; the trickle stays well inside it
+# The deadline is twice the read timeout; 200 bytes take 10 s to trickle.
 DRIP = 0.05
 
 
@@ -398,8 +399,8 @@ def test_a_trickling_lightsail_endpoint_is_cut_off_at_the_deadline(
             host, lambda c: c.get_container_images(service_name="svc")
         )
     assert error.attempts == 2  # a timeout, retried per policy
-    assert f"did not arrive in full within {TIMEOUT:g} s" in str(error)
-    # Two attempts of TIMEOUT each, not 200 bytes x DRIP = 10 s apiece.
+    assert f"did not arrive in full within {2 * TIMEOUT:g} s" in str(error)
+    # Two attempts of twice TIMEOUT each, not 200 bytes x DRIP = 10 s apiece.
     assert elapsed < 4 * TIMEOUT + 1
 
 
