@@ -153,6 +153,25 @@ class SessionSource:
                 self._files = _SharedConfig.read(self._profile_name)
             return self._files
 
+    @property
+    def explicit_profile(self) -> bool:
+        """Whether ``profile_name=`` was given (botocore then skips environment keys)."""
+        return self._profile_name is not None
+
+    def shared_files(self) -> _SharedConfig | None:
+        """Return the config files as read without a session, or ``None``.
+
+        ``None`` when a botocore session exists or the files cannot be read:
+        the caller then asks the botocore session, which reads (and
+        fails on) the same files itself.
+        """
+        from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - lazy import
+
+        try:
+            return self._shared_config()
+        except (BotoCoreError, OSError, ValueError):
+            return None
+
     def config_variable(self, name: str) -> Any:
         """Read one botocore config variable, translating config-file errors."""
         from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - lazy import
@@ -213,11 +232,21 @@ class _SharedConfig:
     """The shared config and credentials files, merged as a botocore Session merges them."""
 
     # A plain class, not attrs: defined at every import, used by few clients.
-    __slots__ = ("full", "profile_name")
+    __slots__ = ("config_profiles", "credentials", "full", "profile_name")
 
-    def __init__(self, full: dict[str, Any], profile_name: str | None) -> None:
+    def __init__(
+        self,
+        full: dict[str, Any],
+        profile_name: str | None,
+        *,
+        config_profiles: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
+    ) -> None:
         self.full = full
         self.profile_name = profile_name
+        # Each file on its own, for the credential providers that read one file.
+        self.config_profiles = config_profiles if config_profiles is not None else {}
+        self.credentials = credentials if credentials is not None else {}
 
     @classmethod
     def read(cls, profile_name: str | None) -> _SharedConfig:
@@ -238,17 +267,19 @@ class _SharedConfig:
             )
         except ConfigNotFound:
             credentials = {}
+        config_profiles = {name: dict(values) for name, values in full["profiles"].items()}
         for profile, values in credentials.items():
             full["profiles"].setdefault(profile, {}).update(values)
         # Session's "profile" chain: the argument, AWS_DEFAULT_PROFILE, AWS_PROFILE.
+        files = {"config_profiles": config_profiles, "credentials": credentials}
         for candidate in (
             profile_name,
             os.environ.get("AWS_DEFAULT_PROFILE"),
             os.environ.get("AWS_PROFILE"),
         ):
             if candidate is not None:
-                return cls(full, candidate)
-        return cls(full, None)
+                return cls(full, candidate, **files)
+        return cls(full, None, **files)
 
     def scoped(self) -> dict[str, Any]:
         """Return the profile's settings, as ``Session.get_scoped_config`` does."""

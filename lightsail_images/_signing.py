@@ -1,9 +1,13 @@
 """Credentials and SigV4 signing: the shell around botocore's signer.
 
-Credentials are resolved on the first call, not at construction, through the
-whole botocore chain (environment, profile, SSO, container and instance
-metadata, assume-role...).  Refreshable credentials are re-read on every
-signature, which is where botocore refreshes them when they near expiry.
+Credentials are resolved on the first call, not at construction.  Keys in
+the environment or in a profile's plain ``aws_access_key_id`` lines are found
+by :mod:`lightsail_images._credentials` with botocore's rules but without
+importing botocore's credential machinery (which pulls in its whole client
+machinery); everything else (SSO, assume-role, ``credential_process``, web
+identity, container and instance metadata, expiring environment keys...) goes
+through the whole botocore chain.  Refreshable credentials are re-read on
+every signature, which is where botocore refreshes them when they near expiry.
 
 Signing uses botocore's :class:`~botocore.auth.SigV4Auth` building blocks
 (canonical request, string to sign, signature), minus the DEBUG log lines that
@@ -28,6 +32,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -35,6 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from lightsail_images._credentials import StaticCredentials, find_static_credentials
 from lightsail_images._errors import ConfigurationError, NoCredentialsError
 
 if TYPE_CHECKING:
@@ -186,6 +192,18 @@ class CredentialSource:
         kind = "explicit" if self._explicit is not None else "botocore chain"
         return f"<CredentialSource {kind}>"
 
+    @property
+    def method(self) -> str | None:
+        """Where the credentials came from, in botocore's words ("env", "sso"...).
+
+        ``"explicit"`` for keys given to the client; ``None`` until the first
+        call resolves them.
+        """
+        if self._explicit is not None:
+            return "explicit"
+        chain = self._chain
+        return None if chain is None else cast("str | None", chain.method)
+
     def get(self) -> FrozenCredentials:
         """Return current credentials, refreshing expiring ones via botocore."""
         if self._explicit is not None:
@@ -242,18 +260,35 @@ class CredentialSource:
     def _resolve_chain(self) -> Any:
         with self._lock:
             if self._chain is None:
-                credentials = self._sessions.get().get_credentials()
-                if credentials is None:
-                    raise NoCredentialsError(
-                        "no AWS credentials were found: pass aws_access_key_id and "
-                        "aws_secret_access_key to Client, set AWS_ACCESS_KEY_ID and "
-                        "AWS_SECRET_ACCESS_KEY, or configure a profile "
-                        "(aws configure, or aws sso login) and pass profile_name",
-                        reason="no AWS credentials were found",
-                        setting="aws_access_key_id",
-                    )
-                self._chain = credentials
+                self._chain = self._static() or self._botocore_chain()
             return self._chain
+
+    def _static(self) -> StaticCredentials | None:
+        """Keys from the environment or a profile's plain keys, found without botocore's chain."""
+        files = self._sessions.shared_files()
+        if files is None:
+            return None
+        return find_static_credentials(
+            os.environ,
+            explicit_profile=self._sessions.explicit_profile,
+            profile_name=files.profile_name,
+            profiles=files.full["profiles"],
+            credentials_file=files.credentials,
+            config_file_profiles=files.config_profiles,
+        )
+
+    def _botocore_chain(self) -> Any:
+        credentials = self._sessions.get().get_credentials()
+        if credentials is None:
+            raise NoCredentialsError(
+                "no AWS credentials were found: pass aws_access_key_id and "
+                "aws_secret_access_key to Client, set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or configure a profile "
+                "(aws configure, or aws sso login) and pass profile_name",
+                reason="no AWS credentials were found",
+                setting="aws_access_key_id",
+            )
+        return credentials
 
 
 def _without_secrets(exc: Exception) -> str:

@@ -102,6 +102,80 @@ def test_a_configured_call_never_loads_botocore_session(config: str) -> None:
     )
 
 
+# Credentials from the environment, or from a profile's plain keys, are found
+# without botocore's credential chain: botocore.credentials imports botocore's
+# whole client machinery (lightsail_images/_credentials.py says more).
+CREDENTIAL_CHAIN = ("botocore.credentials", *BOTOCORE_CLIENT_MACHINERY)
+
+ENVIRONMENT_CALL = """
+import os, pathlib, tempfile
+home = tempfile.mkdtemp()
+os.environ.update({{"HOME": home, "AWS_CONFIG_FILE": home + "/config",
+                   "AWS_SHARED_CREDENTIALS_FILE": home + "/credentials",
+                   "AWS_EC2_METADATA_DISABLED": "true"}})
+{setup}
+import responses
+import lightsail_images as li
+
+with responses.RequestsMock() as mock:
+    mock.post({url!r}, json={ok!r})
+    client = li.Client("us-east-1", endpoint_url={url!r}{profile})
+    client.register_container_image(service_name="svc", label="web", digest={digest!r})
+    assert len(mock.calls) == 1
+    assert "Credential=AKIDIMPORTS/" in mock.calls[0].request.headers["Authorization"]
+"""
+
+
+def write_file(name: str, text: str) -> str:
+    """Code that writes ``text`` to ``name`` in the subprocess's home."""
+    return f"pathlib.Path(home, {name!r}).write_text({text!r})"
+
+
+PROCESS_OUTPUT = '{"Version": 1, "AccessKeyId": "AKIDIMPORTS", "SecretAccessKey": "s"}'
+CREDENTIAL_SETUPS = {
+    "environment": (
+        (
+            'os.environ.update({"AWS_ACCESS_KEY_ID": "AKIDIMPORTS", '
+            '"AWS_SECRET_ACCESS_KEY": "imports-secret", "AWS_SESSION_TOKEN": "t"})'
+        ),
+        "",
+    ),
+    "AWS_PROFILE, credentials file": (
+        write_file(
+            "credentials", "[ops]\naws_access_key_id = AKIDIMPORTS\naws_secret_access_key = s\n"
+        )
+        + '\nos.environ["AWS_PROFILE"] = "ops"',
+        "",
+    ),
+    "profile_name, config file": (
+        write_file(
+            "config",
+            "[profile ops]\naws_access_key_id = AKIDIMPORTS\naws_secret_access_key = s\n"
+            "aws_session_token = t\n",
+        ),
+        ', profile_name="ops"',
+    ),
+}
+
+
+@pytest.mark.parametrize("setup", CREDENTIAL_SETUPS)
+def test_environment_and_profile_keys_load_no_credential_chain(setup: str) -> None:
+    code, profile = CREDENTIAL_SETUPS[setup]
+    loaded = modules_after(
+        ENVIRONMENT_CALL.format(setup=code, profile=profile, url=URL, ok=OK, digest=DIGEST)
+    )
+    assert "lightsail_images._credentials" in loaded  # the check itself works
+    assert loaded.isdisjoint(CREDENTIAL_CHAIN), sorted(loaded & set(CREDENTIAL_CHAIN))
+
+
+def test_other_providers_still_load_the_credential_chain() -> None:
+    code = write_file("config", f"[default]\ncredential_process = echo '{PROCESS_OUTPUT}'\n")
+    loaded = modules_after(
+        ENVIRONMENT_CALL.format(setup=code, profile="", url=URL, ok=OK, digest=DIGEST)
+    )
+    assert "botocore.credentials" in loaded
+
+
 # --- what a call reads, in this interpreter --------------------------------------------
 
 
@@ -158,12 +232,30 @@ def test_explicit_keys_never_reach_the_credential_chain(
 
 
 @responses.activate
-def test_the_credential_chain_is_resolved_once_per_client(
+def test_environment_keys_are_read_once_per_client_without_a_session(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     responses.post(URL, json=OK)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEYS["aws_access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", KEYS["aws_secret_access_key"])
+    counts = Counts(monkeypatch)
+    client = li.Client("us-east-1", endpoint_url=URL, config=li.ClientConfig(max_attempts=3))
+    register_three_times(client)
+    assert counts.sessions == 0
+    assert counts.chain_lookups == 0
+    assert counts.credential_gets == 3
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_the_botocore_chain_is_resolved_once_per_client(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    responses.post(URL, json=OK)
+    output = '{"Version": 1, "AccessKeyId": "AKIDPROCESS", "SecretAccessKey": "s"}'
+    config = tmp_path / "config"
+    config.write_text(f"[default]\ncredential_process = echo '{output}'\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     counts = Counts(monkeypatch)
     client = li.Client("us-east-1", endpoint_url=URL, config=li.ClientConfig(max_attempts=3))
     assert counts.chain_lookups == 0  # lazily: nothing at construction
@@ -172,6 +264,7 @@ def test_the_credential_chain_is_resolved_once_per_client(
     assert counts.chain_lookups == 1
     assert counts.credential_gets == 3
     assert len(responses.calls) == 3
+    assert "Credential=AKIDPROCESS/" in responses.calls[0].request.headers["Authorization"]
 
 
 def test_building_and_signing_a_request_touches_no_socket(
