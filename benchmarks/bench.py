@@ -4,6 +4,7 @@ Run from anywhere, with an interpreter that has both libraries installed::
 
     python benchmarks/bench.py                      # 7 rounds, 3000 warm calls
     python benchmarks/bench.py --rounds 11 --calls 5000
+    python benchmarks/bench.py --paths environment,profile
     python benchmarks/bench.py --python /other/venv/bin/python
 
 (``nox -s bench`` does the same in a fresh virtualenv.)  Both clients make the
@@ -17,11 +18,22 @@ the ratio ``lightsail_images / boto3`` of those medians, with the range of the
 per-round ratios beside it: only ratios mean anything on a shared machine;
 absolute times do not travel.
 
-Both clients get explicit keys, region and endpoint, and the same environment:
-no ``AWS_*`` variables, an empty ``HOME`` with no config, credentials or
-``.netrc`` files, the instance metadata service disabled, no proxies, and
-bytecode cached for both (``PYTHONPYCACHEPREFIX``), as for installed packages.
-So neither walks the credential chain or the network.
+Three credential paths, each measured the same way (``--paths`` picks some):
+
+explicit
+    Keys and region passed to the client.
+environment
+    ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and ``AWS_DEFAULT_REGION``
+    set; the client is given only the endpoint.
+profile
+    ``AWS_PROFILE=bench``: the keys in the shared credentials file's
+    ``[bench]`` section, the region in the config file's ``[profile bench]``.
+
+Otherwise both clients get the same environment: no other ``AWS_*``
+variables, an empty ``HOME`` with no ``.netrc``, the instance metadata
+service disabled, no proxies, and bytecode cached for both
+(``PYTHONPYCACHEPREFIX``), as for installed packages.  Neither touches the
+network beyond loopback.
 
 The figures (docs/performance.md says more):
 
@@ -91,20 +103,39 @@ IMPLS = ("lightsail_images", "boto3")
 MAKE_CLIENT = {
     "lightsail_images": (
         "import lightsail_images\n"
-        "client = lightsail_images.Client({region!r}, endpoint_url={url!r}, "
-        "aws_access_key_id={key!r}, aws_secret_access_key={secret!r})\n"
+        "client = lightsail_images.Client({arguments})\n"
         "def call():\n"
         "    return client.register_container_image("
         "service_name={service!r}, label={label!r}, digest={digest!r})\n"
     ),
     "boto3": (
         "import boto3\n"
-        "client = boto3.client('lightsail', region_name={region!r}, endpoint_url={url!r}, "
-        "aws_access_key_id={key!r}, aws_secret_access_key={secret!r})\n"
+        "client = boto3.client('lightsail', {arguments})\n"
         "def call():\n"
         "    return client.register_container_image("
         "serviceName={service!r}, label={label!r}, digest={digest!r})\n"
     ),
+}
+
+# The client's arguments on each credential path: (lightsail_images, boto3).
+KEYS = "aws_access_key_id={key!r}, aws_secret_access_key={secret!r}"
+EXPLICIT_ARGUMENTS = (
+    "{region!r}, endpoint_url={url!r}, " + KEYS,
+    "region_name={region!r}, endpoint_url={url!r}, " + KEYS,
+)
+ENDPOINT_ONLY = ("endpoint_url={url!r}", "endpoint_url={url!r}")
+PATHS = {
+    "explicit": EXPLICIT_ARGUMENTS,
+    "environment": ENDPOINT_ONLY,
+    "profile": ENDPOINT_ONLY,
+}
+
+# Targets (ratio to boto3): cold wall, peak RSS, warm CPU/call.  The explicit
+# path's are the older ones; the environment and profile paths have their own.
+TARGETS = {
+    "explicit": {"cold wall": 0.65, "peak RSS": 0.75, "warm CPU/call": 0.60},
+    "environment": {"cold wall": 0.60, "peak RSS": 0.70, "warm CPU/call": 0.55},
+    "profile": {"cold wall": 0.60, "peak RSS": 0.70, "warm CPU/call": 0.55},
 }
 
 COLD = "{client}call()\n"
@@ -129,7 +160,14 @@ DEPENDENCIES = "import requests, botocore.auth, attrs, cattrs\n"
 
 # Modules a plain `import lightsail_images` must not load (tests/test_imports.py
 # guards the same list); the report shows any that appear.
-HEAVY = ("boto3", "botocore.session", "botocore.client", "botocore.endpoint", "botocore.docs")
+HEAVY = (
+    "boto3",
+    "botocore.session",
+    "botocore.credentials",
+    "botocore.client",
+    "botocore.endpoint",
+    "botocore.docs",
+)
 
 
 # --- the server ------------------------------------------------------------
@@ -206,6 +244,32 @@ def clean_environment(home: Path) -> dict[str, str]:
             "PYTHONPYCACHEPREFIX": str(home / "pycache"),
         }
     )
+    return env
+
+
+def path_environment(path: str, env: dict[str, str]) -> dict[str, str]:
+    """The environment for one credential path, writing its profile files if it has them."""
+    home = Path(env["HOME"])
+    if path == "environment":
+        return {
+            **env,
+            "AWS_ACCESS_KEY_ID": KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET,
+            "AWS_DEFAULT_REGION": REGION,
+        }
+    if path == "profile":
+        files = home / "profile"
+        files.mkdir(exist_ok=True)
+        (files / "credentials").write_text(
+            f"[bench]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET}\n"
+        )
+        (files / "config").write_text(f"[profile bench]\nregion = {REGION}\n")
+        return {
+            **env,
+            "AWS_PROFILE": "bench",
+            "AWS_CONFIG_FILE": str(files / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(files / "credentials"),
+        }
     return env
 
 
@@ -298,13 +362,15 @@ class Figures:
         return statistics.median(self.samples[figure, impl])
 
     def round_ratios(self, figure: str) -> list[float]:
+        """Each round's lightsail_images / boto3 ratio for ``figure``."""
         pairs = zip(
             self.samples[figure, "lightsail_images"], self.samples[figure, "boto3"], strict=True
         )
         return [a / b for a, b in pairs]
 
 
-def measure(args: argparse.Namespace, url: str, env: dict[str, str]) -> Figures:
+def programs(path: str, url: str, warmup: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The cold and warm programs of each library for one credential path."""
     values = {
         "region": REGION,
         "url": url,
@@ -314,58 +380,68 @@ def measure(args: argparse.Namespace, url: str, env: dict[str, str]) -> Figures:
         "label": LABEL,
         "digest": DIGEST,
     }
-    cold = {impl: COLD.format(client=MAKE_CLIENT[impl].format(**values)) for impl in IMPLS}
-    warm = {
-        impl: WARM.format(client=MAKE_CLIENT[impl].format(**values), warmup=args.warmup)
-        for impl in IMPLS
-    }
+    cold, warm = {}, {}
+    for impl, arguments in zip(IMPLS, PATHS[path], strict=True):
+        client = MAKE_CLIENT[impl].format(arguments=arguments.format(**values), **values)
+        cold[impl] = COLD.format(client=client)
+        warm[impl] = WARM.format(client=client, warmup=warmup)
+    return cold, warm
+
+
+def measure(args: argparse.Namespace, url: str, env: dict[str, str]) -> Figures:
     python = args.python
     figures = Figures()
+    setups = {
+        path: (path_environment(path, env), *programs(path, url, args.warmup))
+        for path in args.paths
+    }
     # One unmeasured run of each first: fills the page cache and the bytecode cache.
-    for impl in IMPLS:
-        run_process([python, "-c", cold[impl]], env)
+    for path_env, cold, _ in setups.values():
+        for impl in IMPLS:
+            run_process([python, "-c", cold[impl]], path_env)
     run_process([python, "-c", DEPENDENCIES], env)
     for number in range(1, args.rounds + 1):
-        for impl in IMPLS:
-            wall, cpu, rss, _ = run_process([python, "-c", cold[impl]], env)
-            figures.add("cold wall", impl, wall)
-            figures.add("cold CPU", impl, cpu)
-            figures.add("peak RSS", impl, rss)
+        progress = []
+        for path, (path_env, cold, warm) in setups.items():
+            for impl in IMPLS:
+                wall, cpu, rss, _ = run_process([python, "-c", cold[impl]], path_env)
+                figures.add(f"cold wall|{path}", impl, wall)
+                figures.add(f"cold CPU|{path}", impl, cpu)
+                figures.add(f"peak RSS|{path}", impl, rss)
+            per_call = warm_per_call(python, warm, path_env, args.blocks, args.calls)
+            for impl in IMPLS:
+                figures.add(f"warm CPU/call|{path}", impl, per_call[impl][0])
+                figures.add(f"warm wall/call|{path}", impl, per_call[impl][1])
+            progress.append(
+                f"{path} cold {figures.round_ratios(f'cold wall|{path}')[-1]:.2f}x, "
+                f"warm {figures.round_ratios(f'warm CPU/call|{path}')[-1]:.2f}x"
+            )
         for impl in IMPLS:
             figures.add("import", impl, import_time_us(python, impl, env) / 1e6)
-        per_call = warm_per_call(python, warm, env, args.blocks, args.calls)
-        for impl in IMPLS:
-            figures.add("warm CPU/call", impl, per_call[impl][0])
-            figures.add("warm wall/call", impl, per_call[impl][1])
         for floor, code in (("python", "pass"), ("dependencies", DEPENDENCIES)):
             wall, _, rss, _ = run_process([python, "-c", code], env)
             figures.add("floor wall", floor, wall)
             figures.add("floor RSS", floor, rss)
         print(
-            f"round {number}/{args.rounds}: "
-            + ", ".join(
-                f"{impl} cold {figures.samples['cold wall', impl][-1] * 1e3:.0f} ms, "
-                f"warm {figures.samples['warm CPU/call', impl][-1] * 1e6:.0f} us/call"
-                for impl in IMPLS
-            ),
+            f"round {number}/{args.rounds}: " + "; ".join(progress),
             file=sys.stderr,
             flush=True,
         )
     return figures
 
 
-# figure, unit, scale from seconds/MiB, target ratio (None: for information)
-ROWS: list[tuple[str, str, float, float | None]] = [
-    ("cold wall", "ms", 1e3, 0.65),
-    ("cold CPU", "ms", 1e3, None),
-    ("peak RSS", "MiB", 1.0, 0.75),
-    ("warm CPU/call", "us", 1e6, 0.60),
-    ("warm wall/call", "us", 1e6, None),
-    ("import", "ms", 1e3, None),
+# figure, unit, scale from seconds/MiB
+ROWS: list[tuple[str, str, float]] = [
+    ("cold wall", "ms", 1e3),
+    ("cold CPU", "ms", 1e3),
+    ("peak RSS", "MiB", 1.0),
+    ("warm CPU/call", "us", 1e6),
+    ("warm wall/call", "us", 1e6),
 ]
 
 
-def report(figures: Figures, args: argparse.Namespace, loaded: list[str]) -> str:
+def report(figures: Figures, args: argparse.Namespace, loaded: dict[str, list[str]]) -> str:
+    """The table: medians, their ratio, the per-round ratios' range, the target."""
     header = (
         f"{'figure':<15}{'unit':<5}{'lightsail_images':>17}{'boto3':>9}{'ratio':>8}"
         f"  {'per-round':<13}{'target':<8}"
@@ -378,10 +454,9 @@ def report(figures: Figures, args: argparse.Namespace, loaded: list[str]) -> str
     lines = [
         setup,
         "medians; ratio = lightsail_images / boto3; per-round = range of the rounds' own ratios",
-        "",
-        header,
     ]
-    for figure, unit, scale, target in ROWS:
+
+    def row(figure: str, label: str, unit: str, scale: float, target: float | None) -> str:
         a = figures.median(figure, "lightsail_images")
         b = figures.median(figure, "boto3")
         ratio = a / b
@@ -389,13 +464,20 @@ def report(figures: Figures, args: argparse.Namespace, loaded: list[str]) -> str
         verdict = ""
         if target is not None:
             verdict = f"<= {target:.2f} {'met' if ratio <= target else 'NOT met'}"
-        lines.append(
-            f"{figure:<15}{unit:<5}{a * scale:>17.1f}{b * scale:>9.1f}{ratio:>8.3f}"
+        return (
+            f"{label:<15}{unit:<5}{a * scale:>17.1f}{b * scale:>9.1f}{ratio:>8.3f}"
             f"  {min(rounds):.2f}-{max(rounds):.2f}    {verdict}"
         )
-    boto3_wall = figures.median("cold wall", "boto3")
-    boto3_rss = figures.median("peak RSS", "boto3")
-    lines += ["", "floors (medians; ratio to boto3's cold process):"]
+
+    for path in args.paths:
+        lines += ["", f"credentials: {path}", header]
+        for figure, unit, scale in ROWS:
+            target = TARGETS[path].get(figure)
+            lines.append(row(f"{figure}|{path}", figure, unit, scale, target))
+    lines += ["", header, row("import", "import", "ms", 1e3, None)]
+    boto3_wall = figures.median(f"cold wall|{args.paths[0]}", "boto3")
+    boto3_rss = figures.median(f"peak RSS|{args.paths[0]}", "boto3")
+    lines += ["", f"floors (medians; ratio to boto3's cold process, {args.paths[0]} path):"]
     for floor, what in (
         ("python", "bare interpreter (python -c pass)"),
         ("dependencies", "import requests, botocore.auth, attrs, cattrs"),
@@ -406,13 +488,32 @@ def report(figures: Figures, args: argparse.Namespace, loaded: list[str]) -> str
             f"  {what:<46} {wall * 1e3:6.1f} ms ({wall / boto3_wall:.3f})"
             f"  {rss:5.1f} MiB ({rss / boto3_rss:.3f})"
         )
-    heavy = [name for name in HEAVY if name in loaded]
-    lines += [
-        "",
-        f"import lightsail_images loads {len(loaded)} modules; of {', '.join(HEAVY)}: "
-        + (", ".join(heavy) if heavy else "none"),
-    ]
+    lines.append("")
+    for what, modules in loaded.items():
+        heavy = [name for name in HEAVY if name in modules]
+        lines.append(
+            f"{what}: {len(modules)} modules; of {', '.join(HEAVY)}: "
+            + (", ".join(heavy) if heavy else "none")
+        )
     return "\n".join(lines)
+
+
+def loaded_modules(
+    python: str, url: str, env: dict[str, str], paths: list[str]
+) -> dict[str, list[str]]:
+    """The modules lightsail_images has loaded after import, and after one call per path."""
+    show = "\nimport sys\nprint(*sorted(sys.modules), sep='\\n')\n"
+    loaded = {
+        "import lightsail_images": run_process(
+            [python, "-c", "import lightsail_images" + show], env
+        )[3].split()
+    }
+    for path in paths:
+        cold, _ = programs(path, url, 0)
+        path_env = path_environment(path, env)
+        output = run_process([python, "-c", cold["lightsail_images"] + show], path_env)[3]
+        loaded[f"one call, {path} credentials"] = output.split()
+    return loaded
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -424,8 +525,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--python", default=sys.executable, help="an interpreter with both libraries installed"
     )
+    parser.add_argument(
+        "--paths",
+        type=lambda text: text.split(","),
+        default=list(PATHS),
+        help=f"credential paths to measure, comma-separated (default: {','.join(PATHS)})",
+    )
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
     args = parser.parse_args(argv)
+    if unknown := set(args.paths) - set(PATHS):
+        parser.error(f"unknown --paths {sorted(unknown)}; choose from {', '.join(PATHS)}")
 
     server = subprocess.Popen(
         [sys.executable, __file__, "serve"],
@@ -439,19 +548,12 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as home:
             env = clean_environment(Path(home))
             figures = measure(args, url, env)
-            *_, output = run_process(
-                [
-                    args.python,
-                    "-c",
-                    "import sys, lightsail_images; print(*sorted(sys.modules), sep='\\n')",
-                ],
-                env,
-            )
+            loaded = loaded_modules(args.python, url, env, args.paths)
     finally:
         assert server.stdin is not None
         server.stdin.close()
         server.wait(timeout=10)
-    print(report(figures, args, output.split()))
+    print(report(figures, args, loaded))
     if args.json:
         samples = {f"{figure}|{impl}": v for (figure, impl), v in figures.samples.items()}
         args.json.write_text(json.dumps(samples, indent=1))
