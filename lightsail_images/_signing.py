@@ -32,6 +32,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -50,6 +51,15 @@ if TYPE_CHECKING:
 __all__ = ["CredentialSource", "FrozenCredentials", "Signer", "check_credentials"]
 
 SIGNING_NAME = "lightsail"
+
+logger = logging.getLogger("lightsail_images")
+
+# Where the fast path found the keys, for the log line botocore's chain would write.
+_FOUND_IN = {
+    "env": "environment variables",
+    "shared-credentials-file": "the shared credentials file",
+    "config-file": "the config file",
+}
 
 
 class FrozenCredentials(NamedTuple):
@@ -268,7 +278,7 @@ class CredentialSource:
         files = self._sessions.shared_files()
         if files is None:
             return None
-        return find_static_credentials(
+        found = find_static_credentials(
             os.environ,
             explicit_profile=self._sessions.explicit_profile,
             profile_name=files.profile_name,
@@ -276,6 +286,9 @@ class CredentialSource:
             credentials_file=files.credentials,
             config_file_profiles=files.config_profiles,
         )
+        if found is not None:
+            logger.debug("found credentials in %s", _FOUND_IN[found.method])
+        return found
 
     def _botocore_chain(self) -> Any:
         credentials = self._sessions.get().get_credentials()

@@ -16,7 +16,9 @@ signature (``botocore.endpoint``) and the registry password
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import pathlib
 import pickle
 import traceback
 from collections.abc import Iterator
@@ -127,6 +129,7 @@ def test_nothing_logged_raised_or_repred_holds_a_secret(
     served: tuple[FakeLightsail, str],
     debug_everything: Collect,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: pathlib.Path,
 ) -> None:
     fake, url = served
     seen: list[object] = []
@@ -175,10 +178,22 @@ def test_nothing_logged_raised_or_repred_holds_a_secret(
     with client_for(url, read_timeout=0.2) as slow:
         fake.faults.delay(1.0, times=3)
         assert isinstance(register(slow), li.TransportError)  # read timeouts
-    # Credentials from the botocore chain (the environment) rather than arguments.
+    # Credentials from the environment rather than arguments (found without
+    # botocore's chain), then from botocore's chain (a credential_process).
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)
+    with li.Client("us-east-1", endpoint_url=url) as from_environment:
+        assert isinstance(register(from_environment), li.RegisterContainerImageResult)
+        internals.append(repr(vars(from_environment._signer._credentials)))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    process = json.dumps(
+        {"Version": 1, "AccessKeyId": ACCESS_KEY, "SecretAccessKey": SECRET, "SessionToken": TOKEN}
+    )
+    config = tmp_path / "config"
+    config.write_text(f"[default]\ncredential_process = echo '{process}'\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     with li.Client("us-east-1", endpoint_url=url) as chained:
         assert isinstance(register(chained), li.RegisterContainerImageResult)
         internals.append(repr(vars(chained._signer._credentials)))
