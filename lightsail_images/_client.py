@@ -941,8 +941,8 @@ class Client:
             print(image.image)  # ":my-svc.web.4"
 
         """
-        from lightsail_images._oci import open_image  # noqa: PLC0415 - only pushes pay for it
-        from lightsail_images._push.push import push_image  # noqa: PLC0415
+        from lightsail_images._push.push import push_image  # noqa: PLC0415 - only pushes pay
+        from lightsail_images._push.sources import open_image  # noqa: PLC0415
 
         workers = []
         if type(max_workers) is not int or max_workers < 1:

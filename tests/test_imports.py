@@ -51,7 +51,12 @@ BOTOCORE_CLIENT_MACHINERY = (
     "botocore.serialize",
 )
 # Loaded on the first push only (see lightsail_images/__init__.py).
-PUSH_MACHINERY = ("lightsail_images._push.push", "lightsail_images._oci", "tarfile")
+PUSH_MACHINERY = (
+    "lightsail_images._push.push",
+    "lightsail_images._push.image",
+    "lightsail_images._push.sources",
+    "tarfile",
+)
 
 
 def modules_after(code: str) -> set[str]:

@@ -91,7 +91,7 @@ def test_push_names_cost_no_push_machinery() -> None:
         "assert li.PushProgress.__name__ == 'PushProgress';"
         "assert li.PushedImage.__name__ == 'PushedImage';"
         "assert not any(m.startswith('lightsail_images._push') for m in sys.modules);"
-        "assert 'lightsail_images._oci' not in sys.modules"
+        "assert 'lightsail_images._push.sources' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

@@ -58,13 +58,14 @@ from lightsail_images import (
     TransportError,
     _retry,
 )
-from lightsail_images._oci import DOCKER_MANIFEST, open_image
 from lightsail_images._protocol import HttpResponse
 from lightsail_images._push import distribution
 from lightsail_images._push import push as push_module
 from lightsail_images._push.auth import Authenticator, Credentials
 from lightsail_images._push.distribution import Challenge, Repository
+from lightsail_images._push.image import DOCKER_MANIFEST
 from lightsail_images._push.push import RegistrySession
+from lightsail_images._push.sources import open_image
 from lightsail_images._push.upload import BlobBody, Cancelled
 from lightsail_images._retry import RetryPolicy, RetryQuota
 from lightsail_images._transport import RequestsTransport

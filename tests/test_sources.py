@@ -28,19 +28,18 @@ from registry_support import (
     tar_directory,
 )
 
-from lightsail_images import LightsailError, _oci
-from lightsail_images._oci import (
+from lightsail_images import ImageSourceError, LightsailError, PlatformError
+from lightsail_images._push import image as _image
+from lightsail_images._push import sources as _sources
+from lightsail_images._push.image import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,
     DOCKER_MANIFEST,
     LINUX_AMD64,
-    ImageSourceError,
     Platform,
-    PlatformError,
-    _normalize,
-    open_image,
     parse_platform,
 )
+from lightsail_images._push.sources import _normalize, open_image
 
 
 def _blob_bytes(blob) -> bytes:
@@ -331,13 +330,20 @@ def test_zstd_layer_is_refused(tmp_path):
         image.manifest()
 
 
-def test_compressed_oci_archive_is_unpacked_to_a_temporary_directory(tmp_path):
+def test_compressed_oci_archive_keeps_small_members_and_unpacks_large_ones(tmp_path, monkeypatch):
     built = make_oci_layout(tmp_path / "l")
     tar_directory(tmp_path / "l", tmp_path / "oci.tar.gz", compress=True)
     with open_image(tmp_path / "oci.tar.gz") as image:
         assert image.manifest().digest == built.digest()
+        assert image._scratch._dir is None  # every member was small: read in memory
+    # With no memory budget, each member read is unpacked to a temporary directory.
+    monkeypatch.setattr(_sources, "_KEEP_BUDGET", 0)
+    with open_image(tmp_path / "oci.tar.gz") as image:
+        assert image.manifest().digest == built.digest()
+        for blob in image.blobs:
+            assert sha256(_blob_bytes(blob)) == blob.prepare().digest
         unpacked = image._scratch.directory()
-        assert any(unpacked.iterdir())
+        assert len(list(unpacked.iterdir())) == 6  # oci-layout, index, manifest, config, 2 layers
     assert not unpacked.exists()
 
 
@@ -385,29 +391,29 @@ def test_normalized_names_never_leave_the_image(name):
 )
 def test_manifest_parsing_errors(data, message):
     with pytest.raises(ImageSourceError, match=message):
-        _oci._parse_manifest(data, None, "m")
+        _image.parse_manifest(data, None, "m")
 
 
 def test_manifest_without_media_type_is_read_as_oci():
     config = {"mediaType": "c", "size": 2, "digest": "sha256:" + "a" * 64}
-    parsed = _oci._parse_manifest(json.dumps({"config": config, "layers": []}).encode(), None, "m")
+    parsed = _image.parse_manifest(json.dumps({"config": config, "layers": []}).encode(), None, "m")
     assert parsed.media_type == OCI_MANIFEST
     assert parsed.config.size == 2
 
 
 def test_config_without_rootfs_and_platform_without_os():
     with pytest.raises(ImageSourceError, match=r"no rootfs\.diff_ids"):
-        _oci._diff_ids({"rootfs": {}}, "c")
-    assert _oci._config_platform({"architecture": "amd64"}) is None
+        _image.diff_ids({"rootfs": {}}, "c")
+    assert _image.config_platform({"architecture": "amd64"}, "c") is None
     with pytest.raises(ImageSourceError, match="no 'manifests' list"):
-        _oci._index_entries({}, "i")
+        _image.index_entries({}, "i")
 
 
 def test_blob_reader_guards(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"0123456789")
-    member = _oci._Member(path, 2, 20)  # claims more than the file holds
-    with _oci.BlobReader(member, "f") as reader:
+    member = _sources._Member(path, 2, 20)  # claims more than the file holds
+    with _sources.BlobReader(member, "f") as reader:
         with pytest.raises(ValueError, match="outside"):
             reader.seek(21)
         assert reader.read(4) == b"2345"
@@ -415,8 +421,8 @@ def test_blob_reader_guards(tmp_path):
         with pytest.raises(ImageSourceError, match="ended 12 bytes early"):
             reader.read()
     with pytest.raises(ImageSourceError, match="cannot read missing"):
-        _oci.BlobReader(_oci._Member(tmp_path / "nope", 0, 1), "missing")
-    files = _oci._Files("d", root=tmp_path)
+        _sources.BlobReader(_sources._Member(tmp_path / "nope", 0, 1), "missing")
+    files = _sources._Directory(tmp_path)
     with pytest.raises(ImageSourceError, match="more than a config can be"):
         files.read_small("f", "config", 5)
 
@@ -449,8 +455,7 @@ def test_tar_links_hard_and_symbolic_and_escapes(tmp_path):
         ],
     )
     with tarfile.open(tmp_path / "t.tar") as tar:
-        files = _oci._tar_members(tar, tmp_path / "t.tar", None)
-    files.label = "t.tar"
+        files = _sources._tar_members(tar, tmp_path / "t.tar", "t.tar")
     assert files.read_small("hard", "x", 10) == b"data"
     assert files.read_small("a/sym", "x", 10) == b"data"
     assert files.find("evil") is None  # "../evil" was never indexed
@@ -486,7 +491,7 @@ def test_docker_save_odd_layers(tmp_path, monkeypatch):
     ):
         image.manifest()
     make_docker_save(tmp_path / "ok.tar")
-    monkeypatch.setattr(_oci._Scratch, "new_file", lambda _: tmp_path / "no" / "dir" / "x")
+    monkeypatch.setattr(_sources._Scratch, "new_file", lambda _: tmp_path / "no" / "dir" / "x")
     with (
         open_image(tmp_path / "ok.tar") as image,
         pytest.raises(ImageSourceError, match="point TMPDIR at a disk with more space"),
@@ -525,7 +530,7 @@ def test_os_errors_are_translated(tmp_path, monkeypatch):
     def fail(*_):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(_oci, "_open_files", fail)
+    monkeypatch.setattr(_sources, "_open_files", fail)
     with pytest.raises(ImageSourceError, match=r"cannot read .*: Permission denied"):
         open_image(tmp_path)
 
