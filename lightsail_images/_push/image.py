@@ -64,6 +64,7 @@ __all__ = [
     "ParsedManifest",
     "Platform",
     "build_docker_manifest",
+    "check_layer_count",
     "compute_digest",
     "config_platform",
     "diff_ids",
@@ -346,10 +347,7 @@ def parse_manifest(data: bytes, media_type: str | None, where: str) -> ParsedMan
     layers = obj.get("layers")
     if not isinstance(layers, list):
         raise ImageSourceError(f"{where} has no list of layers")
-    if len(layers) > MAX_LAYERS:
-        raise ImageSourceError(
-            f"{where} lists {len(layers)} layers, more than the {MAX_LAYERS} an image can have"
-        )
+    check_layer_count(len(layers), where)
     return ParsedManifest(
         media_type=kind,
         config=parse_descriptor(obj.get("config"), f"{where}, config"),
@@ -359,16 +357,21 @@ def parse_manifest(data: bytes, media_type: str | None, where: str) -> ParsedMan
     )
 
 
+def check_layer_count(count: int, where: str) -> None:
+    """Refuse an image that lists more than :data:`MAX_LAYERS` layers."""
+    if count > MAX_LAYERS:
+        raise ImageSourceError(
+            f"{where} lists {count} layers, more than the {MAX_LAYERS} an image can have"
+        )
+
+
 def diff_ids(config: Mapping[str, Any], where: str) -> list[str]:
     """Return the uncompressed layer digests an image config lists (``rootfs.diff_ids``)."""
     rootfs = config.get("rootfs")
     found = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if not isinstance(found, list):
         raise ImageSourceError(f"{where} has no rootfs.diff_ids list; is it an image config?")
-    if len(found) > MAX_LAYERS:
-        raise ImageSourceError(
-            f"{where} lists {len(found)} layers, more than the {MAX_LAYERS} an image can have"
-        )
+    check_layer_count(len(found), where)
     return [parse_digest(d, f"{where}, rootfs.diff_ids[{i}]") for i, d in enumerate(found)]
 
 

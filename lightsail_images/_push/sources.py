@@ -110,7 +110,6 @@ from lightsail_images._push.image import (
     MAX_CONFIG_BYTES,
     MAX_INDEX_DEPTH,
     MAX_INDEX_ENTRIES,
-    MAX_LAYERS,
     MAX_MANIFEST_BYTES,
     OCI_CONFIG,
     Descriptor,
@@ -118,6 +117,7 @@ from lightsail_images._push.image import (
     ParsedManifest,
     Platform,
     build_docker_manifest,
+    check_layer_count,
     compute_digest,
     config_platform,
     diff_ids,
@@ -233,7 +233,25 @@ def _open_no_follow(member: _Member, where: str) -> BinaryIO:
     return file
 
 
-class BlobReader:
+class _Closing:
+    """``with`` support for classes with a ``close()`` method."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class BlobReader(_Closing):
     """A read-only view of ``size`` bytes at ``offset`` in a file, with its own handle.
 
     Reading past the end of the view returns ``b""``; a file that ends early
@@ -279,17 +297,6 @@ class BlobReader:
     def close(self) -> None:
         """Close the file handle."""
         self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class _Files:
@@ -835,7 +842,7 @@ def _gzip_to(src: BlobReader, out: Path) -> tuple[str, str, int]:
 SourceKind = Literal["oci-layout", "docker-archive"]
 
 
-class LocalImage:
+class LocalImage(_Closing):
     """An image read from disk, narrowed to one platform, ready to push.
 
     Use as a context manager, or call :meth:`close`: converting a ``docker
@@ -887,17 +894,6 @@ class LocalImage:
     def close(self) -> None:
         """Remove temporary files (compressed layers, an unpacked archive)."""
         self._scratch.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def open_image(source: str | os.PathLike[str], *, platform: Platform = LINUX_AMD64) -> LocalImage:
@@ -1187,10 +1183,7 @@ def _saved_images(files: _Files) -> list[_SavedImage]:
         if isinstance(layers, list) and not all(isinstance(name, str) for name in layers):
             raise ImageSourceError(f"{here} has a non-string layer path")
         layers = _string_list(layers, here, "Layers")
-        if len(layers) > MAX_LAYERS:
-            raise ImageSourceError(
-                f"{here} lists {len(layers)} layers, more than the {MAX_LAYERS} an image can have"
-            )
+        check_layer_count(len(layers), here)
         tags = _string_list(entry.get("RepoTags"), here, "RepoTags", optional=True)
         if config_name not in configs:  # the same config listed again is read once
             data = files.read_small(config_name, "image config", MAX_CONFIG_BYTES)
