@@ -54,10 +54,9 @@ from tests.registry_support import (
     OCI_INDEX,
     OCI_LAYER,
     OCI_MANIFEST,
-    PASSWORD,
-    USERNAME,
     FakeRegistry,
     image_config,
+    lightsail_for,
     make_docker_save,
     make_oci_layout,
     sha256,
@@ -192,19 +191,8 @@ def private_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def pushing() -> Iterator[tuple[FakeLightsail, FakeRegistry, li.Client]]:
     registry = FakeRegistry()
-    fake = FakeLightsail()
-    fake.add_container_service("svc")
-    fake.set_registry(f"http://{registry.host}", username=USERNAME, password=PASSWORD)
     try:
-        with (
-            fake.serve() as url,
-            li.Client(
-                fake.region_name,
-                endpoint_url=url,
-                aws_access_key_id=fake.access_key_id,
-                aws_secret_access_key=fake.secret_access_key,
-            ) as client,
-        ):
+        with lightsail_for(f"http://{registry.host}") as (fake, client):
             yield fake, registry, client
     finally:
         registry.close()
