@@ -68,6 +68,7 @@ from lightsail_images._errors import (
     ValidationProblem,
 )
 from lightsail_images._models import ContainerImage
+from lightsail_images._protocol import to_json, wire_members
 from lightsail_images._version import __version__
 
 __all__ = [
@@ -142,8 +143,9 @@ class Output:
 
     Attributes:
         document: the JSON document, shaped like the AWS CLI's output for the
-            same operation; ``None`` prints nothing with ``--output json`` (as
-            the AWS CLI does for an empty result).
+            same operation, with models and datetimes as they are: :func:`render`
+            converts them through the one converter; ``None`` prints nothing
+            with ``--output json`` (as the AWS CLI does for an empty result).
         text: the lines printed with ``--output text``.
 
     """
@@ -191,36 +193,15 @@ def render(output: Output, output_format: str, timestamp_format: str = "iso8601"
     if output_format == "json":
         if output.document is None:
             return ""
-        return (
-            json.dumps(
-                output.document,
-                indent=4,
-                ensure_ascii=False,
-                default=functools.partial(_json_timestamp, timestamp_format=timestamp_format),
-            )
-            + "\n"
+        document = to_json(
+            output.document, timestamps="iso" if timestamp_format == "iso8601" else "epoch"
         )
+        return json.dumps(document, indent=4, ensure_ascii=False) + "\n"
     return "".join(f"{line}\n" for line in output.text)
-
-
-def _json_timestamp(value: object, *, timestamp_format: str) -> object:
-    # json.dumps calls this for what it cannot encode: only datetimes are expected.
-    if not isinstance(value, dt.datetime):
-        msg = f"cannot print {type(value).__name__} as JSON"
-        raise TypeError(msg)
-    if timestamp_format == "iso8601":
-        return value.astimezone(dt.timezone.utc).isoformat()
-    # The wire's epoch seconds, a JSON number as Lightsail sends it (1.7145648E9).
-    return value.timestamp()
 
 
 def _human_time(when: dt.datetime) -> str:
     return f"{when.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
-
-
-def _image_document(image: ContainerImage) -> dict[str, Any]:
-    # Member order as the API (and so the AWS CLI) has it.
-    return {"image": image.image, "digest": image.digest, "createdAt": image.created_at}
 
 
 def _image_cells(images: Iterable[ContainerImage]) -> list[tuple[str, str, str]]:
@@ -258,7 +239,7 @@ def _register(args: Arguments, client: Client) -> Output:
         service_name=args.service_name, label=args.label, digest=args.digest
     ).container_image
     return Output(
-        {"containerImage": _image_document(image)},
+        {"containerImage": image},
         (f"registered {image.image} ({image.digest}) - {_use(image)}",),
     )
 
@@ -270,14 +251,14 @@ def _ensure(args: Arguments, client: Client) -> Output:
     # ensure_container_image does not say whether it registered or found the
     # image; guessing by listing here would duplicate its logic, so say neither.
     return Output(
-        {"containerImage": _image_document(image)},
+        {"containerImage": image},
         (f"{image.image} ({image.digest}) is registered - {_use(image)}",),
     )
 
 
 def _list(args: Arguments, client: Client) -> Output:
     images = client.get_container_images(service_name=args.service_name).container_images
-    document = {"containerImages": [_image_document(image) for image in images]}
+    document = {"containerImages": images}
     if not images:
         return Output(document, (f"no images are registered to {args.service_name}",))
     table = [("IMAGE", "CREATED", "DIGEST"), *_image_cells(images)]
@@ -293,12 +274,7 @@ def _prune(args: Arguments, client: Client) -> Output:
     result = client.prune_container_images(
         service_name=args.service_name, keep=args.keep, label=args.only_label, dry_run=not args.yes
     )
-    document = {
-        "dryRun": result.dry_run,
-        "deleted": [_image_document(image) for image in result.deleted],
-        "kept": [_image_document(image) for image in result.kept],
-        "inUse": [_image_document(image) for image in result.in_use],
-    }
+    document = {"dryRun": result.dry_run, **wire_members(result)}  # the answer first
     count = len(result.deleted)
     if not count:
         head = "dry run: nothing to delete" if result.dry_run else "nothing to delete"
@@ -317,14 +293,7 @@ def _prune(args: Arguments, client: Client) -> Output:
 
 def _registry_login(_args: Arguments, client: Client) -> Output:
     login = client.create_container_service_registry_login().registry_login
-    document = {
-        "registryLogin": {
-            "username": login.username,
-            "password": login.password,
-            "expiresAt": login.expires_at,
-            "registry": login.registry,
-        }
-    }
+    document = {"registryLogin": login}
     lines = (
         f"registry: {login.registry}",
         f"username: {login.username}",
@@ -345,7 +314,7 @@ def _push(args: Arguments, client: Client) -> Output:
             insecure_registry=args.insecure_registry,
         )
     return Output(
-        {"containerImage": _image_document(image)},
+        {"containerImage": image},
         (f"pushed and registered {image.image} ({image.digest}) - {_use(image)}",),
     )
 

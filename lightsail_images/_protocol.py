@@ -28,8 +28,8 @@ import calendar
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 import cattrs
@@ -55,6 +55,8 @@ __all__ = [
     "parse_error",
     "parse_response",
     "redact",
+    "to_json",
+    "wire_members",
 ]
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -199,14 +201,23 @@ def _structure_tuple(value: Any, cls: Any) -> tuple[Any, ...]:
     return tuple(converter.structure(item, item_type) for item in value)
 
 
-def _make_converter() -> cattrs.Converter:
+def _iso_timestamp(value: dt.datetime) -> str:
+    # The AWS CLI's output form, always in UTC: "2024-05-01T12:00:00.250000+00:00".
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat()
+
+
+def _make_converter(
+    unstructure_timestamp: Callable[[dt.datetime], Any] = _unstructure_timestamp,
+) -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(str | None, _structure_optional_str)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(dt.datetime, _structure_timestamp)
-    conv.register_unstructure_hook(dt.datetime, _unstructure_timestamp)
+    conv.register_unstructure_hook(dt.datetime, unstructure_timestamp)
     conv.register_structure_hook(ResponseMetadata, _structure_metadata)
     conv.register_structure_hook_func(
         lambda t: getattr(t, "__origin__", None) is tuple,
@@ -241,6 +252,44 @@ def _make_converter() -> cattrs.Converter:
 
 
 converter = _make_converter()
+# The same names and rules, with the AWS CLI's ISO 8601 timestamps, for output.
+_iso_converter = _make_converter(_iso_timestamp)
+
+
+def to_json(model: Any, *, timestamps: Literal["epoch", "iso"] = "epoch") -> Any:
+    """Return a model (or a list or tuple of them) as JSON-ready data, in the API's terms.
+
+    The one model-to-JSON conversion: members named as the API names them
+    (``createdAt``), ``None`` members left out, and timestamps as the wire
+    sends them (``"epoch"``: epoch seconds, as botocore writes them) or as
+    the AWS CLI prints them (``"iso"``: ISO 8601 in UTC).  The fake answers
+    with the first; the CLI's ``--output json`` prints the second, or the
+    first when the profile's ``cli_timestamp_format`` asks for the wire's.
+    Dicts, lists and tuples holding models and datetimes are converted too.
+
+    Example::
+
+        to_json(image)["createdAt"]  # 1714564800.25
+        to_json(image, timestamps="iso")["createdAt"]  # "2024-05-01T12:00:00.250000+00:00"
+    """
+    return (converter if timestamps == "epoch" else _iso_converter).unstructure(model)
+
+
+def wire_members(model: Any) -> dict[str, Any]:
+    """Return a model's members by their API names, values unconverted; ``None`` ones left out.
+
+    For building a document around a model's members (``to_json`` converts
+    the values later).
+
+    Example::
+
+        wire_members(result)  # {"deleted": (ContainerImage(...),), "kept": (), "inUse": (), ...}
+    """
+    return {
+        _camel(field.name): value
+        for field in attrs.fields(type(model))
+        if (value := getattr(model, field.name)) is not None
+    }
 
 
 # --- requests ---------------------------------------------------------------

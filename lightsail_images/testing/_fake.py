@@ -37,13 +37,15 @@ from lightsail_images._models import (
     ContainerImage,
     ContainerLogEvent,
     ContainerService,
+    ContainerServiceRegistryLogin,
     ContainerServiceStateDetail,
     EndpointRequest,
+    ErrorDetails,
     HealthCheckConfig,
     ResourceLocation,
 )
 from lightsail_images._operations import CONTAINER_NAME, DIGEST, IMAGE, LABEL, SERVICE_NAME
-from lightsail_images._protocol import CONTENT_TYPE, TARGET_PREFIX, converter
+from lightsail_images._protocol import CONTENT_TYPE, TARGET_PREFIX, converter, to_json
 from lightsail_images._signing import SIGNING_NAME
 from lightsail_images._validation import (
     Param,
@@ -272,10 +274,6 @@ def _decode(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-
-
-def _image_json(image: ContainerImage) -> dict[str, Any]:
-    return {"image": image.image, "digest": image.digest, "createdAt": image.created_at.timestamp()}
 
 
 def _as_container(value: str | Container) -> Container:
@@ -968,18 +966,16 @@ class FakeLightsail:
     ) -> FakeResponse:
         code = LIGHTSAIL_ERROR_CODES.get(error_type)
         if code is None:
-            payload = {"__type": f"{_CORAL_SERVICE}#{error_type}", "message": message}
+            wire_type = f"{_CORAL_SERVICE}#{error_type}"
+            details = ErrorDetails(message=message)
             header = f"{error_type}:http://internal.amazon.com/coral/{_CORAL_SERVICE}/"
         else:
-            payload = {
-                "__type": error_type,
-                "code": code,
-                "docs": _DOCS_URL,
-                "message": message,
-                "tip": tip or _GENERIC_TIP,
-            }
+            wire_type = error_type
+            details = ErrorDetails(
+                code=code, docs=_DOCS_URL, message=message, tip=tip or _GENERIC_TIP
+            )
             header = f"{error_type}:{_LIGHTSAIL_NAMESPACE}"
-        return self._reply(status, payload, exchange, header)
+        return self._reply(status, {"__type": wire_type, **to_json(details)}, exchange, header)
 
     # -- operations: JSON in, JSON out ---------------------------------------------------------
 
@@ -989,13 +985,13 @@ class FakeLightsail:
         image = self._model.register_image(
             params["serviceName"], params["label"], params["digest"], exchange.now
         )
-        return {"containerImage": _image_json(image)}
+        return {"containerImage": to_json(image)}
 
     def _get_container_images(
         self, params: Mapping[str, Any], _exchange: _Exchange
     ) -> dict[str, Any]:
         images = self._model.images(params["serviceName"])
-        return {"containerImages": [_image_json(image) for image in reversed(images)]}
+        return {"containerImages": to_json(images[::-1])}
 
     def _delete_container_image(
         self, params: Mapping[str, Any], _exchange: _Exchange
@@ -1008,14 +1004,13 @@ class FakeLightsail:
     ) -> dict[str, Any]:
         with self._lock:
             registry = self._registry
-        return {
-            "registryLogin": {
-                "username": registry.username,
-                "password": registry.password or secrets.token_urlsafe(48),
-                "expiresAt": (exchange.now + REGISTRY_LOGIN_LIFETIME).timestamp(),
-                "registry": registry.address,
-            }
-        }
+        login = ContainerServiceRegistryLogin(
+            username=registry.username,
+            password=registry.password or secrets.token_urlsafe(48),
+            expires_at=exchange.now + REGISTRY_LOGIN_LIFETIME,
+            registry=registry.address,
+        )
+        return {"registryLogin": to_json(login)}
 
     def _get_container_services(
         self, params: Mapping[str, Any], exchange: _Exchange
@@ -1051,7 +1046,7 @@ class FakeLightsail:
     def _get_deployments(self, params: Mapping[str, Any], exchange: _Exchange) -> dict[str, Any]:
         self._model.observe(params["serviceName"], exchange.now)
         deployments = self._model.deployments(params["serviceName"])
-        return {"deployments": [converter.unstructure(d) for d in deployments]}
+        return {"deployments": to_json(deployments)}
 
     def _get_container_log(self, params: Mapping[str, Any], _exchange: _Exchange) -> dict[str, Any]:
         start = _epoch_member(params, "startTime")
@@ -1067,7 +1062,7 @@ class FakeLightsail:
         offset = _page_offset(params.get("pageToken"), len(events))
         size = max(1, self.log_page_size)
         page = events[offset : offset + size]
-        out: dict[str, Any] = {"logEvents": [converter.unstructure(e) for e in page]}
+        out: dict[str, Any] = {"logEvents": to_json(page)}
         if offset + size < len(events):
             out["nextPageToken"] = f"{_PAGE_PREFIX}{offset + size}"
         return out
@@ -1095,7 +1090,7 @@ class FakeLightsail:
             public_domain_names={},
             url=f"https://{info.name}.{info.arn[-12:]}.{region}.cs.amazonlightsail.com/",
         )
-        out: dict[str, Any] = converter.unstructure(service)
+        out: dict[str, Any] = to_json(service)
         return out
 
 
