@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import lightsail_images as li
 from lightsail_images import _cli
-from lightsail_images._protocol import converter, to_json
+from lightsail_images._protocol import converter, to_json, wire_members
 from lightsail_images.testing import FakeLightsail
 
 DIGEST = "sha256:" + "6a" * 32
@@ -133,3 +133,13 @@ def test_the_clis_json_is_the_converters_iso_output(
     assert listed == json.dumps(expected, indent=4) + "\n"  # byte for byte
     assert list(pruned) == ["dryRun", "deleted", "kept", "inUse"]
     assert pruned["deleted"] == [to_json(image, timestamps="iso")]
+
+
+def test_wire_members_names_a_models_members_without_converting_them() -> None:
+    image = li.ContainerImage(":s.l.1", DIGEST, dt.datetime(2025, 1, 1, tzinfo=UTC))
+    result = li.PruneResult(deleted=(image,), kept=(), in_use=(), dry_run=False)
+    members = wire_members(result)
+    assert members == {"deleted": (image,), "kept": (), "inUse": (), "dryRun": False}
+    assert wire_members(li.ErrorDetails(message="m")) == {"message": "m"}
+    # Converted later, as the CLI renders its documents.
+    assert to_json(members)["deleted"] == [to_json(image)]
