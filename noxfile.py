@@ -162,3 +162,16 @@ def bench(session: nox.Session) -> None:
     # boto3 is the yardstick here, so it is installed only for this session.
     session.install("-e", ".", "boto3>=1.28")
     session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session
+def bench_push(session: nox.Session) -> None:
+    """Benchmark pushes against skopeo copy on a loopback docker-registry (docs/performance.md).
+
+    Not a default session, and not run in CI: it needs skopeo and docker-registry
+    on the PATH, builds a 256 MiB image once, and takes minutes.
+    python3 -m nox -s bench_push -- --rounds 5 --rss-sizes 16,1024
+    """
+    # The loopback registry helper lives in the test support module, which imports pytest.
+    session.install("-e", ".", "pytest>=8")
+    session.run("python", "benchmarks/bench_push.py", *session.posargs)

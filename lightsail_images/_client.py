@@ -915,7 +915,8 @@ class Client:
             source: path to the image on disk.
             on_progress: called with a ``PushProgress`` as each blob is checked,
                 skipped or sent (from worker threads, one call at a time).
-            max_workers: how many blobs to upload at the same time.
+            max_workers: how many blobs to upload, and how many ``docker save``
+                layers to compress, at the same time.
             insecure_registry: accept a registry login that names a plain
                 ``http://`` registry (a local test registry, or a fake).  The
                 registry Lightsail hands out is HTTPS, and without this a
@@ -941,8 +942,9 @@ class Client:
             print(image.image)  # ":my-svc.web.4"
 
         """
-        from lightsail_images._push.push import push_image  # noqa: PLC0415 - only pushes pay
-        from lightsail_images._push.sources import open_image  # noqa: PLC0415
+        from lightsail_images._push.cache import LayerCache  # noqa: PLC0415 - only pushes pay
+        from lightsail_images._push.push import push_image  # noqa: PLC0415
+        from lightsail_images._push.sources import GZIP_LEVEL, open_image  # noqa: PLC0415
 
         workers = []
         if type(max_workers) is not int or max_workers < 1:
@@ -959,8 +961,10 @@ class Client:
             {"service_name": service_name, "label": label},
             extra=workers,
         )
-        with open_image(source) as local:
-            digest = local.manifest().digest
+        # Compressed digests of docker save layers, kept between runs so that
+        # a re-run compresses nothing (lightsail_images/_push/cache.py).
+        with open_image(source, layer_cache=LayerCache(level=GZIP_LEVEL)) as local:
+            digest = local.manifest(max_workers).digest
             listing = self.get_container_images(service_name=service_name)
             existing = find_registered(listing.container_images, label=label, digest=digest)
             if existing is not None:

@@ -35,6 +35,8 @@ def _isolated_aws_environment(
     empty = tmp_path_factory.mktemp("aws")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
+    # Pushes keep compressed layer digests in the user cache dir: never the real one.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(empty / "cache"))
     # Never wait on the instance metadata service in the credential chain.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for name in (

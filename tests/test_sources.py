@@ -11,6 +11,7 @@ import json
 import pickle
 import posixpath
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -229,6 +230,64 @@ def test_docker_save_is_converted_with_gzip_layers_matching_diff_ids(tmp_path):
         assert image.manifest().digest == first_digest
         scratch = image._scratch.directory()
     assert not scratch.exists()  # temporary layers are removed on close
+
+
+class _Overlap:
+    """Wraps ``_gzip_to``: counts layers compressing at once, and can hold them at a barrier."""
+
+    def __init__(self, monkeypatch, barrier: threading.Barrier | None = None) -> None:
+        self.running = 0
+        self.most = 0
+        self._lock = threading.Lock()
+        self._barrier = barrier
+        original = _sources._gzip_to
+
+        def counted(src, out):
+            with self._lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            try:
+                if self._barrier is not None:
+                    self._barrier.wait(timeout=60)
+                return original(src, out)
+            finally:
+                with self._lock:
+                    self.running -= 1
+
+        monkeypatch.setattr(_sources, "_gzip_to", counted)
+
+
+def test_docker_save_layers_are_compressed_in_parallel_with_the_same_digests(tmp_path, monkeypatch):
+    layers = [tar_bytes({f"f{n}": bytes([n]) * 300_000}) for n in range(3)]
+    make_docker_save(tmp_path / "app.tar", layers=layers)
+    with open_image(tmp_path / "app.tar") as image:
+        one_at_a_time = image.manifest(max_workers=1)
+    # Three distinct layers, three workers: all three must be compressing at
+    # the same moment to pass the barrier (it would break if they ran in turn).
+    overlap = _Overlap(monkeypatch, threading.Barrier(3))
+    with open_image(tmp_path / "app.tar") as image:
+        parallel = image.manifest(max_workers=3)
+    assert overlap.most == 3
+    assert parallel.data == one_at_a_time.data  # the same bytes, so the same digests
+
+
+@pytest.mark.parametrize("max_workers", [1, 2])
+def test_layer_compression_never_exceeds_max_workers(tmp_path, monkeypatch, max_workers):
+    layers = [tar_bytes({f"f{n}": bytes([n]) * 100_000}) for n in range(4)]
+    make_docker_save(tmp_path / "app.tar", layers=layers)
+    overlap = _Overlap(monkeypatch)
+    with open_image(tmp_path / "app.tar") as image:
+        image.manifest(max_workers=max_workers)
+    assert 1 <= overlap.most <= max_workers
+
+
+def test_a_corrupt_layer_fails_the_parallel_preparation(tmp_path):
+    make_docker_save(tmp_path / "app.tar", corrupt_diff_id=True)
+    with (
+        open_image(tmp_path / "app.tar") as image,
+        pytest.raises(ImageSourceError, match="diff ID"),
+    ):
+        image.manifest(max_workers=3)
 
 
 def test_compressed_docker_save_and_unpacked_directory_give_the_same_image(tmp_path):

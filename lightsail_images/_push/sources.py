@@ -49,7 +49,12 @@ push finds every layer already present.  Each layer is compressed once, into a
 temporary file next to the others (``TMPDIR``), and uploaded from there: its
 compressed digest must be known before the upload starts (to ask the registry
 whether it already has it), and a retried upload must send the same bytes
-again.  The uncompressed bytes are hashed while compressing and must equal the
+again.  Layers are compressed on up to ``max_workers`` threads at once
+(zlib and hashlib release the GIL), one thread per layer, so the output of
+each stays a function of that layer alone; their compressed digests are kept
+in the layer cache (``_push/cache.py``), so a re-run hashes each layer
+instead of compressing it, and compresses only a layer it must upload.
+The uncompressed bytes are hashed while compressing and must equal the
 config's ``rootfs.diff_ids``; a layer that is already gzip-compressed in the
 tarball is pushed as it is, after checking its diff ID the same way.
 
@@ -92,6 +97,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, BinaryIO, Literal
@@ -100,6 +106,7 @@ import attrs
 from typing_extensions import Self
 
 from lightsail_images._errors import ImageSourceError, PlatformError
+from lightsail_images._push.cache import CompressedDigest, LayerCache
 from lightsail_images._push.image import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,
@@ -705,6 +712,7 @@ class LocalBlob:
         diff_id: str | None = None,
         scratch: _Scratch | None = None,
         data: bytes | None = None,
+        layer_cache: LayerCache | None = None,
     ) -> None:
         self._files = files
         self._name = name
@@ -712,10 +720,14 @@ class LocalBlob:
         self._descriptor = descriptor
         self._diff_id = diff_id
         self._scratch = scratch
+        self._layer_cache = layer_cache
         # Bytes already read and checked (a config): uploaded as they are.
         self._upload_from: _Member | None = (
             None if data is None else _Member(None, 0, len(data), data=data)
         )
+        # A layer whose compressed digest came from the layer cache: its bytes
+        # are made only if it must be uploaded (open).
+        self._compress_on_open = False
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -726,7 +738,7 @@ class LocalBlob:
         with self._lock:
             if self._descriptor is None:
                 self._descriptor = self._convert()
-            elif self._upload_from is None:
+            elif self._upload_from is None and not self._compress_on_open:
                 member = self._files.get(self._name, self.what)
                 if member.size != self._descriptor.size:
                     raise ImageSourceError(
@@ -739,9 +751,34 @@ class LocalBlob:
 
     def open(self) -> BlobReader:
         """Open the bytes to upload, exactly :attr:`Descriptor.size` of them."""
-        self.prepare()
-        assert self._upload_from is not None  # noqa: S101 - set by prepare
-        return BlobReader(self._upload_from, self._files.describe(self._name))
+        descriptor = self.prepare()
+        with self._lock:
+            if self._upload_from is None:  # the digest came from the layer cache
+                self._upload_from = self._compress_for_upload(descriptor)
+            upload_from = self._upload_from
+        return BlobReader(upload_from, self._files.describe(self._name))
+
+    def _compress_for_upload(self, descriptor: Descriptor) -> _Member:
+        assert self._scratch is not None  # noqa: S101 - set for docker layers
+        where = self._files.describe(self._name)
+        out = self._scratch.new_file()
+        with BlobReader(self._files.get(self._name, self.what), where) as src:
+            diff_id, digest, size = _gzip_to(src, out)
+        if diff_id != self._diff_id:
+            raise ImageSourceError(
+                f"{where} changed while it was being pushed (its uncompressed digest is now"
+                f" {diff_id}); push it again once it is written"
+            )
+        if (digest, size) != (descriptor.digest, descriptor.size):
+            where_cached = "?" if self._layer_cache is None else self._layer_cache.directory
+            if self._layer_cache is not None:
+                self._layer_cache.forget(diff_id)
+            raise ImageSourceError(
+                f"{where} compresses to {digest}, but the layer cache in {where_cached}"
+                f" recorded {descriptor.digest}; the wrong entry was removed, run the"
+                " push again"
+            )
+        return _Member(out, 0, size)
 
     def _convert(self) -> Descriptor:
         # A docker save layer: compress it unless it already is compressed,
@@ -764,10 +801,18 @@ class LocalBlob:
                 src.seek(0)
                 diff_id = _gunzip_digest(src, where)
                 size = member.size
+            elif (cached := self._cached()) is not None:
+                # Compressed before: hash to check it is that layer, and
+                # compress it only if it must be uploaded (open).
+                diff_id = _hash_stream(src, "sha256:")
+                digest, size = cached
+                self._compress_on_open = True
             else:
                 out = self._scratch.new_file()
                 diff_id, digest, size = _gzip_to(src, out)
                 self._upload_from = _Member(out, 0, size)
+                if diff_id == self._diff_id and self._layer_cache is not None:
+                    self._layer_cache.put(diff_id, CompressedDigest(digest, size))
         if diff_id != self._diff_id:
             raise ImageSourceError(
                 f"{where} has uncompressed digest {diff_id}, but the image config lists"
@@ -775,6 +820,11 @@ class LocalBlob:
                 " was modified, export it again with 'docker save'"
             )
         return Descriptor(DOCKER_LAYER_GZIP, digest, size)
+
+    def _cached(self) -> CompressedDigest | None:
+        if self._layer_cache is None or self._diff_id is None:
+            return None
+        return self._layer_cache.get(self._diff_id)
 
 
 def _hash_stream(src: BlobReader, digest_like: str) -> str:
@@ -836,6 +886,23 @@ def _gzip_to(src: BlobReader, out: Path) -> tuple[str, str, int]:
     return digest_of(plain), digest_of(sink.hasher), sink.size
 
 
+def _prepare_all(blobs: Sequence[LocalBlob], max_workers: int) -> list[Descriptor]:
+    """Prepare ``blobs`` on up to ``max_workers`` threads; return their descriptors in order."""
+    distinct = list({id(blob): blob for blob in blobs}.values())
+    workers = max(1, min(max_workers, len(distinct)))
+    if workers == 1:
+        return [blob.prepare() for blob in blobs]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lightsail-compress") as pool:
+        futures = [pool.submit(blob.prepare) for blob in distinct]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f in done and f.exception() is not None), None)
+        if failed is not None:
+            for future in futures:
+                future.cancel()
+            failed.result()  # raises the layer's error
+    return [blob.prepare() for blob in blobs]  # each done once: these return at once
+
+
 # -- the image ----------------------------------------------------------------------
 
 
@@ -883,11 +950,18 @@ class LocalImage(_Closing):
     def __repr__(self) -> str:
         return f"<LocalImage {self.kind} {str(self.source)!r} platform={self.platform}>"
 
-    def manifest(self) -> Manifest:
-        """Return the manifest to push; for ``docker save`` this prepares every layer first."""
+    def manifest(self, max_workers: int = 1) -> Manifest:
+        """Return the manifest to push; for ``docker save`` this prepares every layer first.
+
+        Up to ``max_workers`` layers are compressed at the same time, each on
+        its own thread: zlib and hashlib release the GIL while they work, so
+        the layers use as many cores as there are workers.  Each layer's bytes
+        depend only on the layer, so the digests are the same however many
+        workers ran.  The first layer that fails stops the ones not yet started.
+        """
         if self._manifest is None:
             config = self._config.prepare()
-            layers = [blob.prepare() for blob in self._layers]
+            layers = _prepare_all(self._layers, max_workers)
             self._manifest = build_docker_manifest(config, layers)
         return self._manifest
 
@@ -896,12 +970,18 @@ class LocalImage(_Closing):
         self._scratch.close()
 
 
-def open_image(source: str | os.PathLike[str], *, platform: Platform = LINUX_AMD64) -> LocalImage:
+def open_image(
+    source: str | os.PathLike[str],
+    *,
+    platform: Platform = LINUX_AMD64,
+    layer_cache: LayerCache | None = None,
+) -> LocalImage:
     """Read an image from an OCI layout, an OCI archive or a ``docker save`` tarball.
 
     Only metadata is read here (index, manifest, config, sizes); layer bytes are
     read when they are uploaded.  A multi-platform index is narrowed to
-    ``platform``.
+    ``platform``.  ``layer_cache`` keeps the compressed digests of ``docker
+    save`` layers between pushes (``_push/cache.py``).
 
     Raises:
         PlatformError: the source has no image for ``platform``.
@@ -918,7 +998,7 @@ def open_image(source: str | os.PathLike[str], *, platform: Platform = LINUX_AMD
     try:
         files, shape = _open_files(path, scratch)
         if files.find("manifest.json") is not None:
-            return _open_docker_archive(path, files, platform, scratch)
+            return _open_docker_archive(path, files, platform, scratch, layer_cache)
         if files.find("oci-layout") is not None:
             return _open_oci_layout(path, files, platform, scratch)
     except OSError as exc:
@@ -1202,7 +1282,11 @@ def _saved_images(files: _Files) -> list[_SavedImage]:
 
 
 def _open_docker_archive(
-    path: Path, files: _Files, wanted: Platform, scratch: _Scratch
+    path: Path,
+    files: _Files,
+    wanted: Platform,
+    scratch: _Scratch,
+    layer_cache: LayerCache | None = None,
 ) -> LocalImage:
     images = _saved_images(files)
     known = [
@@ -1262,6 +1346,7 @@ def _open_docker_archive(
                 what=f"layer {number}",
                 diff_id=parse_digest(diff_id, where),
                 scratch=scratch,
+                layer_cache=layer_cache,
             )
         ordered.append(layers[member.key])
     return LocalImage(
