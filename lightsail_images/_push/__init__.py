@@ -5,6 +5,8 @@ Read in the order a push happens:
 - ``image.py``: the image model (descriptors, manifests, blobs, digests).
 - ``sources.py``: reading an image from disk (layout directory, OCI archive,
   ``docker save`` tarball).
+- ``cache.py``: the compressed digests of ``docker save`` layers, kept on
+  disk so that a re-run compresses nothing.
 - ``distribution.py``: the OCI distribution protocol as pure code: requests
   to build, answers to classify (status, challenges, ``Range``, ``Location``).
 - ``auth.py``: Basic and Bearer authentication, with credentials that never
