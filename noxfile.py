@@ -115,9 +115,18 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
-def typecheck(session: nox.Session) -> None:
-    """mypy --strict and pyright strict, on the package and the typed usage file."""
+@nox.parametrize("botocore_stubs", [False, True], ids=["default", "botocore-stubs"])
+def typecheck(session: nox.Session, botocore_stubs: bool) -> None:
+    """mypy --strict and pyright strict, on the package and the typed usage file.
+
+    Twice: as a default install sees botocore (no types at all), and with
+    botocore-stubs installed, as many users' environments have it.
+    """
     session.install("-e", ".", "mypy>=1.8", "pyright>=1.1.380", "types-requests", *TEST_DEPS)
+    if botocore_stubs:
+        session.install("botocore-stubs")
+    else:
+        session.run("python", "-m", "pip", "uninstall", "--yes", "--quiet", "botocore-stubs")
     session.run("mypy")
     session.run("pyright")
 

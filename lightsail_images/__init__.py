@@ -72,6 +72,7 @@ from lightsail_images._models import (
     ResponseMetadata,
     Tag,
 )
+from lightsail_images._public import present_as_public as _present_as_public
 from lightsail_images._version import __version__
 
 __all__ = [
@@ -129,3 +130,7 @@ __all__ = [
     "ValidationProblem",
     "__version__",
 ]
+
+
+# Public classes say lightsail_images...X in tracebacks and reprs (see _public.py).
+_present_as_public(globals(), __name__, __all__)

@@ -49,13 +49,29 @@ module only defines the classes; the wire-level parsing that fills them lives in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from botocore.exceptions import ClientError
 from typing_extensions import Self
 
 from lightsail_images._models import ContainerLogEvent, ErrorDetails, RegistryErrorDetail
+
+if TYPE_CHECKING:
+    # What type checkers see of botocore's ClientError.  botocore ships no
+    # types, so the real class is Any to them unless botocore-stubs happens to
+    # be installed, and a class with an Any base accepts any attribute: a typo
+    # such as ``err.reqeust_id`` would pass --strict.  This base declares what
+    # ServiceError inherits, so every attribute is checked in a default
+    # install; at run time the base is botocore's own class, unchanged.
+    class _ClientError(Exception):
+        MSG_TEMPLATE: str
+        response: dict[str, Any]
+        operation_name: str
+
+        def __init__(self, error_response: Mapping[str, Any], operation_name: str) -> None: ...
+
+else:
+    from botocore.exceptions import ClientError as _ClientError
 
 __all__ = [
     "AccessDeniedException",
@@ -455,7 +471,7 @@ class DigestMismatchError(RegistryError):
         self.actual = actual
 
 
-class ServiceError(LightsailError, ClientError):  # type: ignore[misc]  # botocore is untyped
+class ServiceError(LightsailError, _ClientError):
     """The service answered with an error.
 
     Attributes:
@@ -513,7 +529,7 @@ class ServiceError(LightsailError, ClientError):  # type: ignore[misc]  # botoco
         self.attempts = attempts
         self._headers = dict(headers or {})
         self._modeled_members = dict(modeled_members or {})
-        ClientError.__init__(self, self._build_response(), operation_name)
+        _ClientError.__init__(self, self._build_response(), operation_name)
 
     @property
     def tip(self) -> str | None:

@@ -646,7 +646,7 @@ def test_subprocess_debug_prints_the_traceback(svc, fake_url):
     result = run_cli("list", "--service-name", "nope", "--debug", env=aws_env(svc, fake_url))
     assert result.returncode == 3
     assert "Traceback (most recent call last)" in result.stderr
-    assert "lightsail_images._errors.NotFoundException" in result.stderr
+    assert "lightsail_images.NotFoundException" in result.stderr
     assert " lightsail_images DEBUG: " in result.stderr
     assert "lightsail-images: error: NotFoundException: " in result.stderr
 

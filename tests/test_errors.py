@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import lightsail_images as li
+import lightsail_images.testing
 
 MODELED = [
     li.AccessDeniedException,
@@ -179,7 +180,28 @@ def test_every_public_exception_class_round_trips_through_pickle() -> None:
 
 
 def test_every_exception_class_lives_in_errors_module() -> None:
-    assert {cls.__module__ for cls in _public_exception_classes()} == {"lightsail_images._errors"}
+    from lightsail_images import _errors
+
+    for cls in _public_exception_classes():
+        assert getattr(_errors, cls.__name__) is cls
+        assert cls.__name__ in _errors.__all__
+
+
+def test_public_classes_say_lightsail_images() -> None:
+    import inspect
+
+    for module in (li, li.testing):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if inspect.isclass(value):
+                # A class both export (testing re-exports Deployment) says the package's.
+                home = "lightsail_images" if name in li.__all__ else module.__name__
+                assert value.__module__ == home, name
+                assert f"{value.__module__}.{value.__qualname__}" == f"{home}.{name}"
+                assert pickle.loads(pickle.dumps(value)) is value
+    err = make()
+    assert type(err).__module__ == "lightsail_images"
+    assert "lightsail_images.NotFoundException" in repr(type(err))
 
 
 def test_boto3_style_handling_keeps_working() -> None:

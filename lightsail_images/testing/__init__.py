@@ -21,6 +21,7 @@ and fault injection::
         ...  # point boto3 or lightsail_images.Client at url
 """
 
+from lightsail_images._public import present_as_public as _present_as_public
 from lightsail_images._retry import is_testing, set_testing
 from lightsail_images.testing._fake import (
     DEFAULT_ACCESS_KEY_ID,
@@ -49,3 +50,7 @@ __all__ = [
     "is_testing",
     "set_testing",
 ]
+
+
+# Public classes say lightsail_images...X in tracebacks and reprs (see _public.py).
+_present_as_public(globals(), __name__, __all__)

@@ -9,6 +9,7 @@ makes this file fail the check.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from botocore.exceptions import ClientError
 from typing_extensions import assert_type
@@ -126,3 +127,56 @@ def deploy(client: li.Client, image: li.ContainerImage) -> None:
     except li.DeploymentTimeoutError as err:
         assert_type(err.version, int | None)
     client.deploy_container_image(service_name="svc", image=3)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+def attribute_typos(
+    *,
+    lightsail: li.LightsailError,
+    validation: li.ParamValidationError,
+    configuration: li.ConfigurationError,
+    no_region: li.NoRegionError,
+    no_credentials: li.NoCredentialsError,
+    image_source: li.ImageSourceError,
+    platform: li.PlatformError,
+    transport: li.TransportError,
+    malformed: li.MalformedResponseError,
+    deployment_failed: li.DeploymentFailedError,
+    deployment_timeout: li.DeploymentTimeoutError,
+    registry: li.RegistryError,
+    registry_auth: li.RegistryAuthError,
+    digest_mismatch: li.DigestMismatchError,
+    service: li.ServiceError,
+    access_denied: li.AccessDeniedException,
+    invalid_input: li.InvalidInputException,
+    not_found: li.NotFoundException,
+    service_exception: li.ServiceException,
+    unauthenticated: li.UnauthenticatedException,
+    region_setup: li.RegionSetupInProgressException,
+) -> None:
+    # A misspelt attribute is an error on every public exception, the
+    # botocore ClientError subclasses included (tests/test_typing_usage.py
+    # checks that every exception in __all__ is listed here).
+    _ = lightsail.reqeust_id  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = validation.erors  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = configuration.setings  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = no_region.reson  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = no_credentials.reson  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = image_source.path  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = platform.availble  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = transport.attempt  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = malformed.http_status  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = deployment_failed.log  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = deployment_timeout.versoin  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = registry.http_status  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = registry_auth.http_status  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = digest_mismatch.expcted  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = service.reqeust_id  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = access_denied.http_status  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = invalid_input.tips  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = not_found.reqeust_id  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = service_exception.attempt  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = unauthenticated.responce  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    _ = region_setup.error_code  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    # What botocore's ClientError gives is typed too.
+    assert_type(not_found.response, dict[str, Any])
+    assert_type(not_found.operation_name, str)
