@@ -284,6 +284,20 @@ def _push_blob(session: RegistrySession, blob: LocalBlob, progress: _Progress) -
     session.step(BlobUpload(session, blob, desc, progress.emit).attempt)
 
 
+def _push_blob_unless_called_off(
+    session: RegistrySession, blob: LocalBlob, progress: _Progress
+) -> None:
+    # A worker that fails calls the push off at once, so a blob the pool
+    # starts next (before the main thread hears of the failure) sends nothing.
+    if session.cancelled.is_set():
+        raise Cancelled
+    try:
+        _push_blob(session, blob, progress)
+    except Exception:
+        session.cancelled.set()
+        raise
+
+
 def _push_blobs(
     session: RegistrySession, image: LocalImage, progress: _Progress, max_workers: int
 ) -> None:
@@ -292,7 +306,8 @@ def _push_blobs(
         max_workers=max(1, min(max_workers, len(image.blobs))), thread_name_prefix="lightsail-push"
     ) as pool:
         futures: list[Future[None]] = [
-            pool.submit(_push_blob, session, blob, progress) for blob in image.blobs
+            pool.submit(_push_blob_unless_called_off, session, blob, progress)
+            for blob in image.blobs
         ]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in futures if f in done and f.exception() is not None]
