@@ -20,7 +20,7 @@ import platform
 import secrets
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import botocore
@@ -558,21 +558,11 @@ class Client:
             print(deployment.version, deployment.state)  # 8 ACTIVE
 
         """
-        extra: list[ValidationProblem] = []
-        seconds = cast("object", timeout)  # callers without a type checker pass anything
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
-            extra.append(
-                ValidationProblem(
-                    "timeout",
-                    "type",
-                    f"timeout: must be a number of seconds greater than 0, got {timeout!r}",
-                )
-            )
         self._check_params(
             "deploy_container_image",
             (SERVICE_NAME_PARAM, attrs.evolve(CONTAINER_NAME_PARAM, required=False)),
             {"service_name": service_name, "container_name": container_name},
-            extra=extra,
+            extra=_timeout_problems("timeout", timeout),
         )
         name = image_name(service_name, image)
         schedule = PollSchedule(float(timeout))
@@ -893,8 +883,16 @@ class Client:
         on_progress: Callable[[PushProgress], object] | None = None,
         max_workers: int = 3,
         insecure_registry: bool = False,
+        deploy: bool = False,
+        container_name: str | None = None,
+        deploy_timeout: float = DEFAULT_TIMEOUT,
+        on_deploy_progress: Callable[[DeploymentProgress], object] | None = None,
     ) -> ContainerImage:
         """Push an image from disk to your Lightsail registry and register it: no Docker needed.
+
+        With ``deploy=True`` it then runs the image on the service, as
+        :meth:`deploy_container_image` does, and returns once the deployment
+        is active: from an image on disk to a running service in one call.
 
         ``source`` is an OCI image layout directory, a tar of one (an OCI
         archive, as ``buildah push ... oci-archive:`` or ``skopeo copy ...
@@ -921,9 +919,17 @@ class Client:
                 ``http://`` registry (a local test registry, or a fake).  The
                 registry Lightsail hands out is HTTPS, and without this a
                 plain-http one is refused: the password would travel unencrypted.
+            deploy: deploy the registered image and wait until it is active.
+            container_name: with ``deploy``, the container to put the image
+                in; by default the containers running images of ``label``.
+            deploy_timeout: with ``deploy``, seconds to wait for the
+                deployment (default 900).
+            on_deploy_progress: with ``deploy``, called with each
+                :class:`DeploymentProgress`.
 
         Returns:
-            The registered image; use ``image.image`` in deployments.
+            The registered image; use ``image.image`` in deployments.  With
+            ``deploy=True`` it is running when this returns.
 
         Raises:
             ParamValidationError: a bad name or label; nothing was read or sent.
@@ -933,6 +939,8 @@ class Client:
             DigestMismatchError: the registry stored something other than what was sent.
             RegistryError: the registry refused or failed a step, even after retries.
             TransportError: Lightsail or the registry did not answer, even after retries.
+            DeploymentFailedError: with ``deploy``, the deployment failed (its logs attached).
+            DeploymentTimeoutError: with ``deploy``, it had not settled in ``deploy_timeout``.
 
         Example::
 
@@ -941,11 +949,12 @@ class Client:
             )
             print(image.image)  # ":my-svc.web.4"
 
-        """
-        from lightsail_images._push.cache import LayerCache  # noqa: PLC0415 - only pushes pay
-        from lightsail_images._push.push import push_image  # noqa: PLC0415
-        from lightsail_images._push.sources import GZIP_LEVEL, open_image  # noqa: PLC0415
+            # ...or push, register and deploy in one call:
+            client.push_container_image(
+                service_name="my-svc", label="web", source="build/image.tar", deploy=True
+            )
 
+        """
         workers = []
         if type(max_workers) is not int or max_workers < 1:
             workers.append(
@@ -957,10 +966,42 @@ class Client:
             )
         self._check_params(
             "push_container_image",
-            (SERVICE_NAME_PARAM, LABEL_PARAM),
-            {"service_name": service_name, "label": label},
-            extra=workers,
+            (SERVICE_NAME_PARAM, LABEL_PARAM, attrs.evolve(CONTAINER_NAME_PARAM, required=False)),
+            {"service_name": service_name, "label": label, "container_name": container_name},
+            extra=[*workers, *_timeout_problems("deploy_timeout", deploy_timeout)],
         )
+        image = self._push(
+            service_name,
+            label,
+            source,
+            on_progress=on_progress,
+            max_workers=max_workers,
+            insecure_registry=insecure_registry,
+        )
+        if deploy:
+            self.deploy_container_image(
+                service_name=service_name,
+                image=image,
+                container_name=container_name,
+                timeout=deploy_timeout,
+                on_progress=on_deploy_progress,
+            )
+        return image
+
+    def _push(
+        self,
+        service_name: str,
+        label: str,
+        source: str | os.PathLike[str],
+        *,
+        on_progress: Callable[[PushProgress], object] | None,
+        max_workers: int,
+        insecure_registry: bool,
+    ) -> ContainerImage:
+        from lightsail_images._push.cache import LayerCache  # noqa: PLC0415 - only pushes pay
+        from lightsail_images._push.push import push_image  # noqa: PLC0415
+        from lightsail_images._push.sources import GZIP_LEVEL, open_image  # noqa: PLC0415
+
         # Compressed digests of docker save layers, kept between runs so that
         # a re-run compresses nothing (lightsail_images/_push/cache.py).
         with open_image(source, layer_cache=LayerCache(level=GZIP_LEVEL)) as local:
@@ -1164,6 +1205,18 @@ class _Progress:
 
 def _with_attempts(exc: TransportError, attempts: int) -> TransportError:
     return TransportError(str(exc), attempts=attempts, reason=exc.reason)
+
+
+def _timeout_problems(field: str, timeout: object) -> list[ValidationProblem]:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        return [
+            ValidationProblem(
+                field,
+                "type",
+                f"{field}: must be a number of seconds greater than 0, got {timeout!r}",
+            )
+        ]
+    return []
 
 
 def _retry_after_ambiguous(exc: TransportError | ServiceError, what: str) -> Retryable:

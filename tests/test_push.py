@@ -271,3 +271,54 @@ def test_a_plain_http_registry_needs_the_explicit_option(
     assert PASSWORD not in str(info.value)
     assert fake.images("svc") == []
     assert "RegisterContainerImage" not in operations(fake)
+
+
+def test_push_with_deploy_runs_the_image_and_reruns_create_nothing(
+    tmp_path: Path, lightsail: tuple[FakeLightsail, li.Client]
+) -> None:
+    fake, client = lightsail
+    fake.register_image("svc", "web", "sha256:" + "0" * 64)
+    fake.set_deployment(
+        "svc",
+        {"app": li.Container(image=":svc.web.1", ports={"8080": "HTTP"}), "proxy": "nginx"},
+        public_endpoint=li.EndpointRequest(container_name="app", container_port=8080),
+    )
+    built = make_oci_layout(tmp_path / "layout", layers=None)
+    events: list[li.DeploymentProgress] = []
+    image = client.push_container_image(
+        insecure_registry=True,
+        service_name="svc",
+        label="web",
+        source=built.path,
+        deploy=True,
+        on_deploy_progress=events.append,
+    )
+    assert image.image == ":svc.web.2"
+    current = fake.container_services()[0].current_deployment
+    assert current is not None
+    assert current.containers is not None
+    assert current.containers["app"].image == ":svc.web.2"
+    assert current.containers["proxy"].image == "nginx"
+    assert events[-1].kind == "active"
+    fake.clear_requests()
+    client.push_container_image(
+        insecure_registry=True, service_name="svc", label="web", source=built.path, deploy=True
+    )
+    assert operations(fake) == ["GetContainerImages", "GetContainerServices"]
+
+
+def test_push_checks_the_deploy_arguments_before_reading_the_image(
+    tmp_path: Path, lightsail: tuple[FakeLightsail, li.Client]
+) -> None:
+    fake, client = lightsail
+    with pytest.raises(li.ParamValidationError) as caught:
+        client.push_container_image(
+            service_name="svc",
+            label="web",
+            source=tmp_path / "missing.tar",
+            deploy=True,
+            container_name="Bad!",
+            deploy_timeout=-1,
+        )
+    assert {p.field for p in caught.value.errors} == {"container_name", "deploy_timeout"}
+    assert fake.requests == ()
