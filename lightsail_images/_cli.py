@@ -40,9 +40,11 @@ import enum
 import functools
 import json
 import logging
+import secrets
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from types import FrameType
@@ -53,8 +55,11 @@ from typing_extensions import Self
 
 from lightsail_images._client import Client
 from lightsail_images._config import ClientConfig, check_endpoint_url, profile_setting
+from lightsail_images._deploy import DEFAULT_TIMEOUT, DeploymentProgress
 from lightsail_images._errors import (
     ConfigurationError,
+    DeploymentFailedError,
+    DeploymentTimeoutError,
     ImageSourceError,
     LightsailError,
     MalformedResponseError,
@@ -67,7 +72,7 @@ from lightsail_images._errors import (
     TransportError,
     ValidationProblem,
 )
-from lightsail_images._models import ContainerImage
+from lightsail_images._models import Container, ContainerImage, EndpointRequest, ImageRef
 from lightsail_images._protocol import to_json, wire_members
 from lightsail_images._version import __version__
 
@@ -103,6 +108,10 @@ class ExitCode(enum.IntEnum):
     """The service or the network failed, after retries (5xx, no response, garbled response)."""
     CONFIGURATION = 5
     """Configuration: no region, no credentials, a missing profile, a bad endpoint URL."""
+    DEPLOYMENT_FAILED = 6
+    """The deployment failed: Lightsail could not start it; the previous one keeps running."""
+    DEPLOYMENT_TIMEOUT = 7
+    """The deployment had not settled before ``--timeout``; it may still finish."""
     INTERRUPTED = 130
     """Interrupted (Ctrl-C), as shells report SIGINT."""
 
@@ -131,10 +140,18 @@ class Arguments(argparse.Namespace):
     source: str
     jobs: int
     insecure_registry: bool
+    # deploy (and push --deploy)
+    deploy: bool
+    deploy_image: str | None
+    version: int | None
+    container_name: str | None
+    no_wait: bool
+    timeout: float
     # fake-server
     host: str
     port: int
     service: list[str] | None
+    deployment: list[str] | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,7 +321,7 @@ def _registry_login(_args: Arguments, client: Client) -> Output:
 
 
 def _push(args: Arguments, client: Client) -> Output:
-    with _PushDisplay(sys.stderr) as display:
+    with _PushDisplay(sys.stderr) as display, _DeployDisplay(sys.stderr) as deploying:
         image = client.push_container_image(
             service_name=args.service_name,
             label=args.label,
@@ -312,11 +329,140 @@ def _push(args: Arguments, client: Client) -> Output:
             on_progress=display.update,
             max_workers=args.jobs,
             insecure_registry=args.insecure_registry,
+            deploy=args.deploy,
+            container_name=args.container_name,
+            deploy_timeout=args.timeout,
+            on_deploy_progress=deploying.update,
+        )
+    if args.deploy:
+        return Output(
+            {"containerImage": image},
+            (
+                (
+                    f"pushed, registered and deployed {image.image} ({image.digest}) to "
+                    f"{args.service_name}"
+                ),
+            ),
         )
     return Output(
         {"containerImage": image},
         (f"pushed and registered {image.image} ({image.digest}) - {_use(image)}",),
     )
+
+
+def _deploy(args: Arguments, client: Client) -> Output:
+    image = _image_to_deploy(args, client)
+    with _DeployDisplay(sys.stderr) as display:
+        deployment = client.deploy_container_image(
+            service_name=args.service_name,
+            image=image,
+            container_name=args.container_name,
+            wait=not args.no_wait,
+            timeout=args.timeout,
+            on_progress=display.update,
+        )
+    service = client.get_container_services(service_name=args.service_name).container_services
+    document = {"containerService": service[0]} if service else None
+    images = ", ".join(
+        f"{name}={spec.image}" for name, spec in (deployment.containers or {}).items()
+    )
+    lines = [
+        f"deployment {deployment.version} of {args.service_name} is {deployment.state}: {images}"
+    ]
+    if service and service[0].url:
+        lines.append(f"url: {service[0].url}")
+    return Output(document, tuple(lines))
+
+
+def _image_to_deploy(args: Arguments, client: Client) -> str:
+    """Return the image named by --image, or by --label [--version] (default: the newest)."""
+    if args.deploy_image is not None:
+        if args.version is not None:
+            raise ParamValidationError(
+                "deploy",
+                (ValidationProblem.of("version", "usage", "goes with --label, not --image"),),
+            )
+        return args.deploy_image
+    if args.version is not None:
+        return str(ImageRef(args.service_name, args.label, args.version))
+    images = client.get_container_images(service_name=args.service_name).container_images
+    versions = [
+        ref.version
+        for ref in (_ref_or_none(image) for image in images)
+        if ref is not None and ref.label == args.label
+    ]
+    if not versions:
+        raise ParamValidationError(
+            "deploy",
+            (
+                ValidationProblem.of(
+                    "label",
+                    "image",
+                    f"no image is registered under {args.label!r} for {args.service_name}; "
+                    "push one first ('lightsail-images push --label ...'), or pass --image",
+                ),
+            ),
+        )
+    return str(ImageRef(args.service_name, args.label, max(versions)))
+
+
+def _ref_or_none(image: ContainerImage) -> ImageRef | None:
+    try:
+        return image.ref
+    except ValueError:
+        return None
+
+
+class _DeployDisplay:
+    """Deploy progress on stderr.
+
+    On a terminal one line, redrawn every second; otherwise a line per step.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._lock = threading.Lock()
+        self._last: DeploymentProgress | None = None
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        if self._tty and self._last is not None:
+            self._stream.write("\n")
+            self._stream.flush()
+
+    def update(self, event: DeploymentProgress) -> None:
+        """Show one progress event."""
+        with self._lock:
+            self._last = event
+            self._started = time.monotonic() - event.elapsed
+            if self._tty:
+                self._redraw()
+                if self._ticker is None and event.kind not in {"unchanged", "active", "failed"}:
+                    self._ticker = threading.Thread(target=self._tick, daemon=True)
+                    self._ticker.start()
+            else:
+                self._stream.write(f"{PROG}: deploy: {event.message} ({event.elapsed:.0f}s)\n")
+            self._stream.flush()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            with self._lock:
+                self._redraw()
+                self._stream.flush()
+
+    def _redraw(self) -> None:
+        if self._last is not None:
+            elapsed = time.monotonic() - self._started
+            self._stream.write(f"\r\x1b[Kdeploying: {self._last.message} ({elapsed:.0f}s)")
 
 
 class _PushDisplay:
@@ -404,9 +550,70 @@ def _push_options(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument(
+        "--deploy",
+        action="store_true",
+        help="then deploy the image (as the deploy command does) and wait until it is active",
+    )
+    _wait_options(parser)
+    parser.add_argument(
         "source",
         metavar="PATH",
         help="an OCI image layout directory, an OCI archive (.tar), or a 'docker save' tarball",
+    )
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        msg = f"must be a number of seconds greater than 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _wait_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--container-name",
+        metavar="NAME",
+        help="the container to put the image in (default: every container running an "
+        "image of the same label)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for the deployment, in all (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def _deploy_options(parser: argparse.ArgumentParser) -> None:
+    _service_name_option(parser)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--image",
+        dest="deploy_image",
+        metavar="IMAGE",
+        help="the image to run, e.g. :my-service.web.7 (or a public image with --container-name)",
+    )
+    which.add_argument(
+        "--label",
+        metavar="LABEL",
+        help="run the newest image registered under this label (or --version N of it)",
+    )
+    parser.add_argument(
+        "--version",
+        type=_positive_int,
+        metavar="N",
+        help="with --label: the version to run instead of the newest",
+    )
+    _wait_options(parser)
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once the deployment is created, without waiting for it to be active",
     )
 
 
@@ -521,9 +728,24 @@ COMMANDS: tuple[Command, ...] = (
         "Push an image from an OCI layout, an OCI archive or a 'docker save' tarball "
         "to your Lightsail registry and register it under a label, with no Docker "
         "daemon.  Re-running with the same image registers nothing new.  Replaces "
-        "'docker push' plus 'aws lightsail push-container-image'.",
+        "'docker push' plus 'aws lightsail push-container-image'.  With --deploy it then "
+        "deploys the image and waits until it is active (exit 6 if the deployment fails, "
+        "7 on --timeout).",
         _push,
         _push_options,
+    ),
+    Command(
+        "deploy",
+        "run a registered image on the service: swap it into the current deployment and wait",
+        "Deploy a registered image: the current deployment with only the image changed "
+        "(in --container-name, or in every container running an image of the same "
+        "label), then wait until it is active.  Re-running with the same image creates "
+        "nothing new; a deployment still activating is waited for first.  --output json "
+        "prints the service like 'aws lightsail create-container-service-deployment'.  "
+        "Exit 6 if the deployment fails (its containers' last log lines are printed), 7 if "
+        "it has not settled by --timeout (it may still finish).",
+        _deploy,
+        _deploy_options,
     ),
     Command(
         "registry-login",
@@ -540,10 +762,18 @@ COMMANDS: tuple[Command, ...] = (
 # --- errors: exit codes and messages -----------------------------------------------------
 
 
+_LOCAL_EXIT_CODES: Mapping[type[BaseException], ExitCode] = {
+    ParamValidationError: ExitCode.USAGE,
+    DeploymentFailedError: ExitCode.DEPLOYMENT_FAILED,
+    DeploymentTimeoutError: ExitCode.DEPLOYMENT_TIMEOUT,
+}
+
+
 def exit_code_for(error: BaseException) -> ExitCode:
     """Return the exit code for an exception that ended a command."""
-    if isinstance(error, ParamValidationError):
-        return ExitCode.USAGE
+    for cls, code in _LOCAL_EXIT_CODES.items():
+        if isinstance(error, cls):
+            return code
     push_error = _push_exit_code(error)
     if push_error is not None:
         return push_error
@@ -626,6 +856,10 @@ FLAGS: Mapping[str, str] = {
     "keep": "--keep",
     "source": "PATH",
     "max_workers": "--jobs",
+    "container_name": "--container-name",
+    "timeout": "--timeout",
+    "deploy_timeout": "--timeout",
+    "version": "--version",
     "region_name": "--region",
     "profile_name": "--profile",
     "endpoint_url": "--endpoint-url",
@@ -740,6 +974,43 @@ def _client_config(args: Arguments) -> ClientConfig:
     return config
 
 
+def _seed_deployments(fake: Any, specs: Sequence[str]) -> None:
+    """Give fake services a current deployment from ``SERVICE/CONTAINER=IMAGE[@PORT]`` specs.
+
+    A registered image name (``:svc.web.2``) is registered first, with made-up
+    digests, up to its version; the first container with a port gets the
+    public endpoint.  Raises ValueError or LookupError with the spec at fault.
+    """
+    deployments: dict[str, dict[str, Container]] = {}
+    for spec in specs:
+        service, slash, rest = spec.partition("/")
+        container, equals, image = rest.partition("=")
+        image, at, port = image.rpartition("@") if "@" in image else (image, "", "")
+        if not (slash and equals and container and image) or (at and not port.isdigit()):
+            msg = (
+                f"{spec!r} is not SERVICE/CONTAINER=IMAGE[@PORT], "
+                "e.g. my-svc/web=:my-svc.web.1@8080"
+            )
+            raise ValueError(msg)
+        if image.startswith(":"):
+            ref = ImageRef.parse(image)
+            while len([i for i in fake.images(service) if i.ref.label == ref.label]) < ref.version:
+                fake.register_image(service, ref.label, "sha256:" + secrets.token_hex(32))
+        deployments.setdefault(service, {})[container] = Container(
+            image=image, ports={port: "HTTP"} if port else {}
+        )
+    for service, containers in deployments.items():
+        endpoint = next(
+            (
+                EndpointRequest(container_name=name, container_port=int(next(iter(spec.ports))))
+                for name, spec in containers.items()
+                if spec.ports
+            ),
+            None,
+        )
+        fake.set_deployment(service, containers, public_endpoint=endpoint)
+
+
 def _serve_fake(args: Arguments) -> int:
     """Run a FakeLightsail over HTTP until SIGINT or SIGTERM."""
     from lightsail_images.testing import FakeLightsail  # noqa: PLC0415 - only this command
@@ -754,6 +1025,11 @@ def _serve_fake(args: Arguments) -> int:
         return ExitCode.USAGE
     except ValueError as error:
         _say(f"{PROG} fake-server: error: --service: {error}")
+        return ExitCode.USAGE
+    try:
+        _seed_deployments(fake, args.deployment or ())
+    except (LookupError, ValueError) as error:
+        _say(f"{PROG} fake-server: error: --deployment: {error}")
         return ExitCode.USAGE
     stop = threading.Event()
     with _stop_on_signals(stop), contextlib.ExitStack() as stack:
@@ -829,6 +1105,8 @@ exit codes:
   3    the service rejected the request (e.g. NotFoundException)
   4    the service or the network failed, after retries
   5    configuration: no region, no credentials, unknown profile, bad endpoint URL
+  6    deploy: the deployment failed (the previous one keeps running)
+  7    deploy: the deployment had not settled before --timeout (it may still finish)
   130  interrupted
 """
 
@@ -966,6 +1244,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME",
         help="create an empty container service; repeat for more",
+    )
+    fake.add_argument(
+        "--deployment",
+        action="append",
+        metavar="SERVICE/CONTAINER=IMAGE[@PORT]",
+        help="give a --service a current deployment with this container (repeat for more "
+        "containers); ':svc.web.2' registers the image first; the first container with a "
+        "port gets the public endpoint, e.g. my-svc/web=:my-svc.web.1@8080",
     )
     fake.add_argument(
         "--region",
