@@ -14,11 +14,14 @@ The shape, so each concern has one home:
 - :func:`render` is the one place that turns an :class:`Output` into JSON or
   text.  JSON mirrors what the AWS CLI prints for the same operation
   (``aws lightsail register-container-image`` and friends: the API's member
-  names, ISO 8601 timestamps, 4-space indent, nothing at all for an empty
-  result), so scripts can swap one command for the other.
+  names, timestamps as the profile's ``cli_timestamp_format`` says, 4-space
+  indent, nothing at all for an empty result), so scripts can swap one command
+  for the other; ``tests/test_cli_awscli.py`` runs both side by side.
 - :func:`exit_code_for` and :func:`describe_error` are the one place that maps
-  exceptions to exit codes and to what is printed on stderr.  Tracebacks only
-  with ``--debug``.
+  exceptions to exit codes and to what is printed on stderr.  Advice there is
+  for the shell (flags, environment variables): :data:`FLAGS` maps the
+  library's field and setting names to the flags, in one table.  Tracebacks
+  only with ``--debug``.
 
 Exit codes (see :class:`ExitCode`): 0 success, 1 an unexpected internal error,
 2 bad arguments or parameters, 3 the service rejected the request, 4 the service
@@ -78,6 +81,8 @@ from lightsail_images._version import __version__
 
 __all__ = [
     "COMMANDS",
+    "FLAGS",
+    "TIMESTAMP_FORMATS",
     "Command",
     "ExitCode",
     "Output",
