@@ -254,9 +254,10 @@ def test_a_non_ascii_signature_is_answered_not_dropped(
             f"X-Amz-Date: {now}\r\nAuthorization: {authorization}\r\nContent-Length: 2\r\n", b"{}"
         ),
     )
-    assert answer.status == 403
-    assert answer.json["__type"].endswith("#InvalidSignatureException")
-    assert "The request signature we calculated does not match" in answer.json["message"]
+    assert answer.status == 400
+    assert answer.json["__type"].endswith("#IncompleteSignatureException")
+    assert "non-ASCII" in answer.json["message"]
+    assert fake.requests[-1].status_code == 400
     assert_still_serving(fake, url)
 
 

@@ -189,6 +189,10 @@ class _Authorization:
 
 
 def _parse_authorization(value: str) -> _Authorization | SignatureFailure:
+    if not value.isascii():
+        # A hostile header may carry anything (the server decodes headers as
+        # latin-1); a SigV4 one is ASCII, and compare_digest takes only ASCII.
+        return _incomplete("the Authorization header has non-ASCII characters")
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
         return _incomplete(f"the algorithm must be {ALGORITHM}, got {algorithm!r}")
@@ -330,9 +334,7 @@ def verify(  # noqa: PLR0911 - one return per distinct failure reads best here
         to_sign.encode("utf-8"),
         hashlib.sha256,
     ).hexdigest()
-    # As bytes: compare_digest refuses str with non-ASCII characters, and a
-    # hostile header may carry any (the server decodes headers as latin-1).
-    if not hmac.compare_digest(expected.encode(), auth.signature.encode("utf-8", "replace")):
+    if not hmac.compare_digest(expected, auth.signature):
         # AWS's own wording, quoting the canonical request (session token
         # line included, as AWS does) and the string to sign.
         return _invalid(
