@@ -171,8 +171,9 @@ def swap_image(
             "service_name",
             "deployment",
             f"container service {service_name!r} has no current deployment to change the image "
-            "of; create the first deployment with create_container_service_deployment (its "
-            "containers, ports and public endpoint), then deploy new images with "
+            "of; create the first deployment, with its containers, ports and public endpoint, "
+            "using create_container_service_deployment (or 'aws lightsail "
+            "create-container-service-deployment'), then deploy new images with "
             "deploy_container_image",
         )
     if container_name is not None:
@@ -191,7 +192,7 @@ def swap_image(
                 "container_name",
                 "container",
                 f"{image!r} is not a registered image of {service_name!r}, so its label cannot "
-                "say which container to change; pass container_name, one of: "
+                "say which container to change; pass container_name (--container-name), one of: "
                 f"{_listing(containers)}",
             )
         targets = [name for name, spec in containers.items() if _label(spec.image) == wanted]
@@ -202,7 +203,7 @@ def swap_image(
                 f"no container of the current deployment (version {current.version}) of "
                 f"{service_name!r} runs an image labelled {wanted[1]!r}, so there is no "
                 f"container to put {image!r} in; its containers: {_listing(containers)}; pass "
-                "container_name to choose one",
+                "container_name (--container-name) to choose one",
             )
     for name in targets:
         containers[name] = attrs.evolve(containers[name], image=image)

@@ -301,3 +301,21 @@ def test_one_deployment_activates_at_a_time(fake, boto_lightsail):
             serviceName="svc", containers={"web": {"image": "nginx:2"}}
         )
     assert "still activating" in caught.value.response["Error"]["Message"]
+
+
+def test_every_operation_has_a_client_method_and_a_fake_handler():
+    # Operations are data in _operations.py; each one is callable from the
+    # client (snake_case of its name) and answered by the fake.
+    import re
+
+    import lightsail_images as li
+    from lightsail_images import _operations
+    from lightsail_images._protocol import Operation
+
+    names = {v.name for v in vars(_operations).values() if isinstance(v, Operation)}
+    assert "CreateContainerServiceDeployment" in names
+    fake = FakeLightsail()
+    for name in names:
+        method = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+        assert callable(getattr(li.Client, method, None)), method
+        assert name in fake._operations, name
