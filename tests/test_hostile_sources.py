@@ -297,6 +297,25 @@ def test_symlinks_that_stay_inside_the_layout_still_work(tmp_path: Path) -> None
     assert read_everything(tmp_path / "alias") == expected
 
 
+def test_a_blob_swapped_for_a_link_after_the_image_was_read_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    layout, layer_hex = _layout_with_secret_layer(tmp_path)
+    layer = layout / "blobs" / "sha256" / layer_hex
+    with open_image(layout) as image:
+        blob = next(b for b in image.blobs if b.what == "layer 1")
+        blob.prepare()
+        # Between reading the metadata and uploading, the layer becomes a link
+        # to a file outside, then another file with the same bytes.
+        _move_out(layer, tmp_path / "outside" / layer_hex)
+        with pytest.raises(li.ImageSourceError, match=layer_hex):
+            blob.open()
+        layer.unlink()
+        shutil.copyfile(tmp_path / "outside" / layer_hex, layer)
+        with pytest.raises(li.ImageSourceError, match="was replaced"):
+            blob.open()
+
+
 def test_docker_save_directory_with_a_layer_symlinked_out(tmp_path: Path) -> None:
     make_docker_save(tmp_path / "app.tar", layers=[tar_bytes({"secret": SECRET})])
     unpacked = tmp_path / "app"

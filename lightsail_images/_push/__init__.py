@@ -2,9 +2,10 @@
 
 Read in the order a push happens:
 
-- ``image.py``: the image model (descriptors, manifests, blobs, digests).
-- ``sources.py``: reading an image from disk (layout directory, OCI archive,
-  ``docker save`` tarball).
+- ``image.py``: the image model (platforms, descriptors, manifests, digests),
+  parsed from JSON as pure code.
+- ``sources.py``: reading an image and its blobs from disk (layout directory,
+  OCI archive, ``docker save`` tarball), never outside the source.
 - ``cache.py``: the compressed digests of ``docker save`` layers, kept on
   disk so that a re-run compresses nothing.
 - ``distribution.py``: the OCI distribution protocol as pure code: requests
