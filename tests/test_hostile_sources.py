@@ -508,6 +508,21 @@ def test_thousands_of_manifests_sharing_one_big_config(tmp_path: Path) -> None:
     assert max(opened.counts.values()) == 1, opened.counts.most_common(3)
 
 
+def test_docker_save_listing_one_config_thousands_of_times_under_other_names(
+    tmp_path: Path,
+) -> None:
+    unpacked = _docker_dir(tmp_path)
+    expected = read_everything(unpacked)
+    entry = json.loads((unpacked / "manifest.json").read_text())[0]
+    (unpacked / "d").mkdir()
+    spellings = [entry["Config"], "./" + entry["Config"], "d/../" + entry["Config"]]
+    entries = [{**entry, "Config": spellings[n % 3]} for n in range(5000)]
+    (unpacked / "manifest.json").write_text(json.dumps(entries))
+    with counting_opens(unpacked, limit=2) as opened, time_limit(60):
+        assert read_everything(unpacked) == expected
+    assert opened.counts[str(unpacked / entry["Config"])] == 1
+
+
 def test_an_index_with_too_many_entries_is_refused(tmp_path: Path) -> None:
     layout = tmp_path / "l"
     make_oci_layout(layout)

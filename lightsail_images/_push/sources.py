@@ -1250,7 +1250,7 @@ def _saved_images(files: _Files) -> list[_SavedImage]:
             f"{where} lists {len(entries)} images, more than the {MAX_INDEX_ENTRIES} read here;"
             " save only the image to push (docker save IMAGE -o FILE)"
         )
-    configs: dict[str, tuple[bytes, dict[str, Any]]] = {}
+    configs: dict[object, tuple[bytes, dict[str, Any]]] = {}
     images = []
     for number, entry in enumerate(entries, 1):
         here = f"{where}: entry {number}"
@@ -1265,10 +1265,12 @@ def _saved_images(files: _Files) -> list[_SavedImage]:
         layers = _string_list(layers, here, "Layers")
         check_layer_count(len(layers), here)
         tags = _string_list(entry.get("RepoTags"), here, "RepoTags", optional=True)
-        if config_name not in configs:  # the same config listed again is read once
+        # The same config listed again, under any name or link, is read once.
+        key = files.get(config_name, "image config").key
+        if key not in configs:
             data = files.read_small(config_name, "image config", MAX_CONFIG_BYTES)
-            configs[config_name] = (data, json_object(data, files.describe(config_name)))
-        config_bytes, config = configs[config_name]
+            configs[key] = (data, json_object(data, files.describe(config_name)))
+        config_bytes, config = configs[key]
         images.append(
             _SavedImage(
                 config_name=config_name,
