@@ -879,14 +879,24 @@ def _problem(problem: ValidationProblem) -> str:
     return problem.message if flag is None else f"{flag}: {problem.detail}"
 
 
+def _network_advice(error: TransportError) -> str:
+    if error.registry is not None:  # during a push; Lightsail's endpoint was fine
+        return (
+            f"the registry {error.registry} did not answer: check your network and proxy "
+            f"(HTTPS_PROXY) and push again; on a slow network raise {FLAGS['read_timeout']} "
+            "(seconds)"
+        )
+    return (
+        f"check {FLAGS['endpoint_url']} (or AWS_ENDPOINT_URL_LIGHTSAIL), your network "
+        f"and proxy (HTTPS_PROXY); on a slow network raise {FLAGS['connect_timeout']} "
+        f"or {FLAGS['read_timeout']} (seconds)"
+    )
+
+
 def _shell_advice(error: ConfigurationError | TransportError) -> str | None:
     """Return the tip for a configuration or network error, in flags and variables."""
     if isinstance(error, TransportError):
-        return (
-            f"check {FLAGS['endpoint_url']} (or AWS_ENDPOINT_URL_LIGHTSAIL), your network "
-            f"and proxy (HTTPS_PROXY); on a slow network raise {FLAGS['connect_timeout']} "
-            f"or {FLAGS['read_timeout']} (seconds)"
-        )
+        return _network_advice(error)
     if isinstance(error, NoRegionError):
         return (
             f"pass {FLAGS['region_name']} REGION (for example us-east-1), set AWS_REGION, "

@@ -271,16 +271,27 @@ class TransportError(LightsailError):
     Attributes:
         attempts: how many attempts were made.
         reason: what happened, without the advice ``str(err)`` ends with.
+        registry: the registry's host when it was a registry, during a push,
+            that did not answer; ``None`` for Lightsail's endpoint.
 
     """
 
     attempts: int
     reason: str
+    registry: str | None
 
-    def __init__(self, message: str, *, attempts: int = 1, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: int = 1,
+        reason: str | None = None,
+        registry: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.attempts = attempts
         self.reason = message if reason is None else reason
+        self.registry = registry
 
 
 class MalformedResponseError(LightsailError):

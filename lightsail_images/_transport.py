@@ -93,7 +93,7 @@ class AttemptFailed(Exception):
         self.description = description
         self.timeout = timeout
 
-    def retryable(self, what: str, advice: str) -> Retryable:
+    def retryable(self, what: str, advice: str, *, registry: str | None = None) -> Retryable:
         """Turn this failure into a retry-loop signal that gives up with ``TransportError``.
 
         The message reads ``"<what>: <description> (after N attempts); <advice>"``.
@@ -102,7 +102,9 @@ class AttemptFailed(Exception):
         def give_up(attempts: int) -> TransportError:
             after = f" (after {attempts} attempts)" if attempts > 1 else ""
             reason = f"{what}: {self.description}{after}"
-            return TransportError(f"{reason}; {advice}", attempts=attempts, reason=reason)
+            return TransportError(
+                f"{reason}; {advice}", attempts=attempts, reason=reason, registry=registry
+            )
 
         return Retryable(give_up, description=self.description, timeout=self.timeout)
 

@@ -887,3 +887,19 @@ def test_subcommand_descriptions_are_wrapped_like_the_option_help(monkeypatch, c
     # The exit-code table keeps its layout.
     assert _cli.main(["--help"]) == 0
     assert "  0    success\n" in capsys.readouterr().out
+
+
+def test_push_to_a_registry_that_does_not_answer_exits_4_with_registry_advice(cli, svc, tmp_path):
+    from registry_support import make_oci_layout
+
+    svc.set_registry("http://127.0.0.1:9", username="AWS", password="registry-pw")  # refused
+    built = make_oci_layout(tmp_path / "l")
+    code, out, err = cli(
+        "push", "--service-name", "svc", "--label", "web", "--insecure-registry", str(built.path)
+    )
+    assert code == 4
+    assert out == ""
+    assert_clean_error(err, error_type="TransportError")
+    assert "the registry 127.0.0.1:9 did not answer" in err
+    assert "--endpoint-url" not in err  # Lightsail's endpoint was fine
+    assert "registry-pw" not in err

@@ -158,11 +158,12 @@ def test_registry_down_is_a_transport_error(tmp_path: Path) -> None:
     # The discard port: connections are refused.
     with (
         lightsail_for("http://127.0.0.1:9") as (fake, client),
-        pytest.raises(li.TransportError),  # no response from the registry
+        pytest.raises(li.TransportError) as info,  # no response from the registry
     ):
         client.push_container_image(
             insecure_registry=True, service_name="svc", label="web", source=built.path
         )
+    assert info.value.registry == "127.0.0.1:9"  # not Lightsail's endpoint
     assert fake.images("svc") == []
 
 

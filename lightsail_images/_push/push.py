@@ -130,7 +130,9 @@ class RegistrySession:
                 read_timeout=self._long_read_timeout if long else None,
             )
         except AttemptFailed as exc:
-            raise exc.retryable(f"{what}: no response", _UNREACHABLE) from exc.__cause__
+            raise exc.retryable(
+                f"{what}: no response", _UNREACHABLE, registry=origin(self.repository.base_url)[1]
+            ) from exc.__cause__
         finally:
             if payload is not None:
                 payload.close()
