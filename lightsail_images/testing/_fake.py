@@ -467,7 +467,9 @@ class FakeLightsail:
 
         By default the address is a name under ``.invalid`` (so nothing can
         reach it) and the password is random for each login; point it at a
-        real registry (``"127.0.0.1:5000"``) with its credentials to test pushes.
+        real registry (``"127.0.0.1:5000"``, used over HTTPS) with its
+        credentials to test pushes.  A plain-HTTP registry
+        (``"http://127.0.0.1:5000"``) needs ``insecure_registry=True`` on the push.
         """
         with self._lock:
             self._registry = _Registry(address, username, password)
