@@ -411,3 +411,34 @@ def test_the_wait_never_sleeps_in_testing_mode(
     assert 1.6 <= slept[0] <= 2.4
     assert 2.4 <= slept[1] <= 3.6
     assert all(delay <= 15 * 1.2 for delay in slept)
+
+
+def test_a_clock_rule_settles_when_the_fake_clock_has_moved_on() -> None:
+    import datetime as dt
+
+    now = [dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)]
+    fake = FakeLightsail(clock=lambda: now[0])
+    fake.add_container_service("svc")
+    fake.set_deployment("svc", {"web": "nginx:1"})
+    fake.set_deployment_rule("svc", DeploymentRule(after=dt.timedelta(minutes=3)))
+    with (
+        fake.serve() as url,
+        li.Client(
+            fake.region_name,
+            endpoint_url=url,
+            aws_access_key_id=fake.access_key_id,
+            aws_secret_access_key=fake.secret_access_key,
+        ) as client,
+    ):
+        pending = client.deploy_container_image(
+            service_name="svc", image="nginx:2", container_name="web", wait=False
+        )
+        for _ in range(5):  # reads do not settle it: only the clock does
+            client.get_container_services(service_name="svc")
+        assert [d.state for d in fake.deployments("svc")] == ["ACTIVATING", "ACTIVE"]
+        now[0] += dt.timedelta(minutes=3)
+        deployment = client.deploy_container_image(
+            service_name="svc", image="nginx:2", container_name="web"
+        )
+    assert deployment.version == pending.version
+    assert [d.state for d in fake.deployments("svc")] == ["ACTIVE", "INACTIVE"]

@@ -180,3 +180,16 @@ def attribute_typos(
     # What botocore's ClientError gives is typed too.
     assert_type(not_found.response, dict[str, Any])
     assert_type(not_found.operation_name, str)
+
+
+def push_and_deploy(client: li.Client) -> None:
+    image = client.push_container_image(
+        service_name="svc",
+        label="web",
+        source="app.tar",
+        deploy=True,
+        container_name="web",
+        deploy_timeout=600.0,
+        on_deploy_progress=lambda event: print(event.message),
+    )
+    assert_type(image, li.ContainerImage)
