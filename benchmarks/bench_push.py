@@ -29,8 +29,12 @@ re-run
 Every fresh push goes to a registry with fresh, empty storage (a new
 ``docker-registry`` process, started before the clock starts), so every blob
 is really sent.  Lightsail's side (the registry login and the registration) is
-``lightsail_images.testing.FakeLightsail`` on loopback, in this process; its
-CPU is not counted, and it answers in well under a millisecond.
+``lightsail_images.testing.FakeLightsail`` on loopback, in a helper process
+that also starts the registries; its CPU is not counted, and it answers in
+well under a millisecond.  The measuring process itself imports neither
+lightsail_images nor the test helpers: a child's peak RSS counts the pages it
+shares with its parent before ``exec``, so a large parent would hide a small
+child's peak.
 
 The layers are tar archives of real files from this machine (``/usr``, in a
 fixed order, with fixed owners and times), so they compress like an image's
@@ -43,6 +47,7 @@ whether memory grows with the image.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -55,14 +60,13 @@ import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bench import clean_environment, run_process  # noqa: E402
 
-from tests.registry_support import PASSWORD, USERNAME, start_registry  # noqa: E402
+USERNAME, PASSWORD = "tester", "s3cret-pass"  # tests/registry_support.py's htpasswd
 
 KEY_ID = "AKIDBENCHPUSH0000000"
 SECRET = "bench-push-secret-not-a-real-one-00000"
@@ -82,6 +86,72 @@ image = client.push_container_image(
 )
 print(json.dumps({{"image": image.image, "digest": image.digest, "uploaded": len(sent)}}))
 """
+
+
+# The helper: FakeLightsail served on loopback, and a fresh docker-registry on
+# request.  Commands on stdin: "registry DIR" (start one, point the fake's
+# registry login at it, answer its host) and "stop" (stop it).
+HELPER = """
+import sys
+sys.path.insert(0, {root!r})
+from lightsail_images.testing import FakeLightsail
+from tests.registry_support import PASSWORD, USERNAME, start_registry
+
+fake = FakeLightsail(access_key_id={key!r}, secret_access_key={secret!r})
+fake.add_container_service({service!r})
+running = None
+with fake.serve() as url:
+    print(url, flush=True)
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        if running is not None:
+            running.stop()
+            running = None
+        if command == "registry":
+            from pathlib import Path
+            running = start_registry(Path(argument))
+            fake.set_registry("http://" + running.host, username=USERNAME, password=PASSWORD)
+            print(running.host, flush=True)
+        else:
+            print("stopped", flush=True)
+"""
+
+
+class Helper:
+    """The helper process: the fake Lightsail's URL, and registries on request."""
+
+    def __init__(self, python: str) -> None:
+        program = HELPER.format(root=str(ROOT), key=KEY_ID, secret=SECRET, service=SERVICE)
+        self._process = subprocess.Popen(
+            [python, "-c", program], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.url = self._answer()
+
+    def _answer(self) -> str:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline().strip()
+        if not line:
+            msg = "the benchmark's helper process (fake Lightsail, registries) failed"
+            raise RuntimeError(msg)
+        return line
+
+    def _command(self, text: str) -> str:
+        assert self._process.stdin is not None
+        self._process.stdin.write(text + "\n")
+        self._process.stdin.flush()
+        return self._answer()
+
+    def registry(self, root: Path) -> str:
+        """Start a registry with empty storage in ``root``; return its host."""
+        return self._command(f"registry {root}")
+
+    def stop_registry(self) -> None:
+        self._command("stop")
+
+    def close(self) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        self._process.wait(timeout=30)
 
 
 # --- the image ------------------------------------------------------------------
@@ -190,9 +260,12 @@ def build_oci_layout(workdir: Path, tarball: Path) -> Path:
 class Pushes:
     """Runs each push in a fresh process against a fresh registry; keeps the samples."""
 
-    def __init__(self, args: argparse.Namespace, fake_url: str, env: dict[str, str]) -> None:
+    def __init__(
+        self, args: argparse.Namespace, helper: Helper, scratch: Path, env: dict[str, str]
+    ) -> None:
         self.args = args
-        self.fake_url = fake_url
+        self.helper = helper
+        self.scratch = scratch
         self.env = env
         self.samples: dict[str, list[float]] = {}
         self.pushes = 0
@@ -200,23 +273,40 @@ class Pushes:
     def add(self, name: str, value: float) -> None:
         self.samples.setdefault(name, []).append(value)
 
+    @contextlib.contextmanager
+    def fresh_registry(self) -> Iterator[str]:
+        """A registry with empty storage, for one push (and its re-run); yields its host."""
+        self.pushes += 1
+        host = self.helper.registry(self.scratch / f"registry-{self.pushes}")
+        try:
+            yield host
+        finally:
+            self.helper.stop_registry()
+            shutil.rmtree(self.scratch / f"registry-{self.pushes}", ignore_errors=True)
+
     def ours(
-        self, fake: object, registry_host: str, source: Path, label: str
-    ) -> tuple[float, float, dict[str, object]]:
-        fake.set_registry(f"http://{registry_host}", username=USERNAME, password=PASSWORD)  # type: ignore[attr-defined]
+        self, source: Path, label: str, cache: Path
+    ) -> tuple[float, float, float, dict[str, object]]:
+        """Push with ``push_container_image``: wall s, CPU s, peak RSS MiB, the result.
+
+        ``cache`` is the layer cache's home (``XDG_CACHE_HOME``): a fresh push
+        gets an empty one, as in a fresh CI job; its re-run gets the same one.
+        """
         program = PUSH.format(
-            url=self.fake_url,
+            url=self.helper.url,
             key=KEY_ID,
             secret=SECRET,
             service=SERVICE,
             label=label,
             source=str(source),
         )
-        wall, _, rss, output = run_process([self.args.python, "-c", program], self.env)
+        env = {**self.env, "XDG_CACHE_HOME": str(cache)}
+        wall, cpu, rss, output = run_process([self.args.python, "-c", program], env)
         result = next(line for line in output.splitlines() if line.startswith('{"image"'))
-        return wall, rss, json.loads(result)
+        return wall, cpu, rss, json.loads(result)
 
-    def skopeo(self, registry_host: str, source: str) -> tuple[float, float]:
+    def skopeo(self, registry_host: str, source: str) -> tuple[float, float, float]:
+        """Push with ``skopeo copy``: wall s, CPU s, peak RSS MiB."""
         argv = [
             "skopeo",
             "--insecure-policy",
@@ -228,61 +318,44 @@ class Pushes:
             source,
             f"docker://{registry_host}/{SERVICE}:skopeo",
         ]
-        wall, _, rss, _ = run_process(argv, self.env)
-        return wall, rss
-
-    def fresh_registry(self, scratch: Path):
-        self.pushes += 1
-        return start_registry(scratch / f"registry-{self.pushes}")
+        wall, cpu, rss, _ = run_process(argv, self.env)
+        return wall, cpu, rss
 
 
-def one_round(  # noqa: PLR0917 - a benchmark's helper, called once
-    pushes: Pushes,
-    fake: Any,
-    scratch: Path,
-    number: int,
-    sources: tuple[Path, Path],
-    rss_sources: dict[int, Path],
+def one_round(
+    pushes: Pushes, number: int, sources: tuple[Path, Path], rss_sources: dict[int, Path]
 ) -> None:
     """One round: each push kind by both tools, the re-run, the other sizes."""
-    args = pushes.args
     tarball, layout = sources
     for kind, ours_source, skopeo_source in (
         ("docker-save", tarball, f"docker-archive:{tarball}"),
         ("OCI layout", layout, f"oci:{layout}:latest"),
     ):
-        registry = pushes.fresh_registry(scratch)
-        try:
+        with pushes.fresh_registry():
             label = f"r{number}-{kind[0].lower()}"
-            wall, rss, result = pushes.ours(fake, registry.host, ours_source, label)
-            pushes.add(f"{kind}|wall|ours", wall)
-            pushes.add(f"{kind}|rss|ours", rss)
+            cache = pushes.scratch / f"cache-{pushes.pushes}"
+            wall, cpu, rss, result = pushes.ours(ours_source, label, cache)
+            for figure, value in (("wall", wall), ("cpu", cpu), ("rss", rss)):
+                pushes.add(f"{kind}|{figure}|ours", value)
             if kind == "docker-save":
-                again, _, repeat = pushes.ours(fake, registry.host, ours_source, label)
+                again, _, _, repeat = pushes.ours(ours_source, label, cache)
                 if repeat["digest"] != result["digest"]:
                     msg = f"the re-run pushed another digest: {repeat} != {result}"
                     raise RuntimeError(msg)
                 pushes.add("re-run|wall|ours", again)
                 pushes.add("re-run|uploaded|ours", float(repeat["uploaded"]))  # type: ignore[arg-type]
                 pushes.add("re-run|ratio|ours", again / wall)
-        finally:
-            registry.stop()
-        registry = pushes.fresh_registry(scratch)
-        try:
-            wall, rss = pushes.skopeo(registry.host, skopeo_source)
-            pushes.add(f"{kind}|wall|skopeo", wall)
-            pushes.add(f"{kind}|rss|skopeo", rss)
-        finally:
-            registry.stop()
+        with pushes.fresh_registry() as host:
+            wall, cpu, rss = pushes.skopeo(host, skopeo_source)
+            for figure, value in (("wall", wall), ("cpu", cpu), ("rss", rss)):
+                pushes.add(f"{kind}|{figure}|skopeo", value)
     for size, source in rss_sources.items():
-        registry = pushes.fresh_registry(scratch)
-        try:
-            _, rss, _ = pushes.ours(fake, registry.host, source, f"r{number}-s{size}")
+        with pushes.fresh_registry():
+            cache = pushes.scratch / f"cache-{pushes.pushes}"
+            *_, rss, _ = pushes.ours(source, f"r{number}-s{size}", cache)
             pushes.add(f"rss-{size}|rss|ours", rss)
-        finally:
-            registry.stop()
     print(
-        f"round {number}/{args.rounds}: "
+        f"round {number}/{pushes.args.rounds}: "
         + ", ".join(
             f"{kind} {pushes.samples[f'{kind}|wall|ours'][-1]:.2f} s vs skopeo "
             f"{pushes.samples[f'{kind}|wall|skopeo'][-1]:.2f} s"
@@ -295,28 +368,23 @@ def one_round(  # noqa: PLR0917 - a benchmark's helper, called once
 
 
 def measure(args: argparse.Namespace, workdir: Path, scratch: Path) -> Pushes:
-    from lightsail_images.testing import FakeLightsail  # noqa: PLC0415
-
     tarball = build_docker_save(workdir, args.size)
     layout = build_oci_layout(workdir, tarball)
     rss_sources = {size: build_docker_save(workdir, size) for size in args.rss_sizes}
-    fake = FakeLightsail(access_key_id=KEY_ID, secret_access_key=SECRET)
-    fake.add_container_service(SERVICE)
-    with fake.serve() as url:
+    helper = Helper(args.python)
+    try:
         home = scratch / "home"
         home.mkdir()
         env = clean_environment(home)
-        env["XDG_CACHE_HOME"] = str(home / "cache")
-        pushes = Pushes(args, url, env)
-        # One unmeasured push of each: page cache, bytecode cache, the digest cache.
-        registry = pushes.fresh_registry(scratch)
-        try:
-            pushes.ours(fake, registry.host, tarball, "warmup")
-            pushes.skopeo(registry.host, f"docker-archive:{tarball}")
-        finally:
-            registry.stop()
+        pushes = Pushes(args, helper, scratch, env)
+        # One unmeasured push of each: page cache, bytecode cache, the layer cache.
+        with pushes.fresh_registry() as host:
+            pushes.ours(tarball, "warmup", scratch / "cache-warmup")
+            pushes.skopeo(host, f"docker-archive:{tarball}")
         for number in range(1, args.rounds + 1):
-            one_round(pushes, fake, scratch, number, (tarball, layout), rss_sources)
+            one_round(pushes, number, (tarball, layout), rss_sources)
+    finally:
+        helper.close()
     return pushes
 
 
@@ -335,7 +403,7 @@ def report(pushes: Pushes, args: argparse.Namespace) -> str:
         ),
     ]
     for kind, target in (("docker-save", 1.2), ("OCI layout", 0.9)):
-        for figure, unit, scale in (("wall", "s", 1.0), ("rss", "MiB", 1.0)):
+        for figure, unit, scale in (("wall", "s", 1.0), ("cpu", "s", 1.0), ("rss", "MiB", 1.0)):
             ours, theirs = samples[f"{kind}|{figure}|ours"], samples[f"{kind}|{figure}|skopeo"]
             ratio = statistics.median(ours) / statistics.median(theirs)
             rounds = [a / b for a, b in zip(ours, theirs, strict=True)]
