@@ -37,16 +37,16 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import tempfile
 import zlib
 from pathlib import Path
 from typing import NamedTuple
 
+from lightsail_images._validation import is_registered_digest
+
 __all__ = ["CompressedDigest", "LayerCache", "default_cache_dir"]
 
 _FORMAT = 1
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def default_cache_dir() -> Path:
@@ -95,7 +95,7 @@ class LayerCache:
         ):
             return None
         digest, size = entry.get("digest"), entry.get("size")
-        if not isinstance(digest, str) or _DIGEST.fullmatch(digest) is None:
+        if not isinstance(digest, str) or not is_registered_digest(digest):
             return None
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
             return None
