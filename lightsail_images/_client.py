@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import botocore
 
+from lightsail_images._closing import Closing
 from lightsail_images._config import ClientConfig, SessionSource, resolve_settings
 from lightsail_images._deploy import (
     DEFAULT_TIMEOUT,
@@ -77,11 +78,9 @@ from lightsail_images._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
-    from types import TracebackType
 
     import requests
     from botocore.session import Session as BotocoreSession
-    from typing_extensions import Self
 
     from lightsail_images._models import (
         Container,
@@ -106,7 +105,7 @@ logger = logging.getLogger("lightsail_images")
 R = TypeVar("R")
 
 
-class Client:
+class Client(Closing):
     """A client for Amazon Lightsail container images.
 
     Arguments mirror ``boto3.client("lightsail", ...)``; anything not given is
@@ -228,17 +227,6 @@ class Client:
         """Release pooled connections.  The client cannot be used afterwards."""
         self._closed.set()
         self._transport.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def register_container_image(
         self,

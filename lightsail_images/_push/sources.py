@@ -99,12 +99,11 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, BinaryIO, Literal
 
 import attrs
-from typing_extensions import Self
 
+from lightsail_images._closing import Closing
 from lightsail_images._errors import ImageSourceError, PlatformError
 from lightsail_images._push.cache import CompressedDigest, LayerCache
 from lightsail_images._push.image import (
@@ -244,25 +243,7 @@ def _open_no_follow(member: _Member, where: str) -> BinaryIO:
     return file
 
 
-class _Closing:
-    """``with`` support for classes with a ``close()`` method."""
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class BlobReader(_Closing):
+class BlobReader(Closing):
     """A read-only view of ``size`` bytes at ``offset`` in a file, with its own handle.
 
     Reading past the end of the view returns ``b""``; a file that ends early
@@ -913,7 +894,7 @@ def _prepare_all(blobs: Sequence[LocalBlob], max_workers: int) -> list[Descripto
 SourceKind = Literal["oci-layout", "docker-archive"]
 
 
-class LocalImage(_Closing):
+class LocalImage(Closing):
     """An image read from disk, narrowed to one platform, ready to push.
 
     Use as a context manager, or call :meth:`close`: converting a ``docker
