@@ -901,8 +901,8 @@ class Client(Closing):
             source: path to the image on disk.
             on_progress: called with a ``PushProgress`` as each blob is checked,
                 skipped or sent (from worker threads, one call at a time).
-            max_workers: how many blobs to upload, and how many ``docker save``
-                layers to compress, at the same time.
+            max_workers: how many blobs to upload, and how many threads
+                compress ``docker save`` layers, at the same time.
             insecure_registry: accept a registry login that names a plain
                 ``http://`` registry (a local test registry, or a fake).  The
                 registry Lightsail hands out is HTTPS, and without this a
@@ -992,7 +992,9 @@ class Client(Closing):
 
         # Compressed digests of docker save layers, kept between runs so that
         # a re-run compresses nothing (lightsail_images/_push/cache.py).
-        with open_image(source, layer_cache=LayerCache(level=GZIP_LEVEL)) as local:
+        with open_image(
+            source, layer_cache=LayerCache(level=GZIP_LEVEL), max_workers=max_workers
+        ) as local:
             digest = local.manifest(max_workers).digest
             listing = self.get_container_images(service_name=service_name)
             existing = find_registered(listing.container_images, label=label, digest=digest)

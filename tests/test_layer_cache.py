@@ -18,6 +18,7 @@ import pytest
 import lightsail_images as li
 from lightsail_images._push import sources as _sources
 from lightsail_images._push.cache import CompressedDigest, LayerCache, default_cache_dir
+from lightsail_images._push.compress import Compressor, Gzipped
 from lightsail_images._push.sources import GZIP_LEVEL, open_image
 from lightsail_images.testing import FakeLightsail
 from tests.registry_support import (
@@ -40,10 +41,15 @@ class Compressions:
         self._lock = threading.Lock()
         original = _sources._gzip_to
 
-        def counted(src: _sources.BlobReader, out: Path) -> tuple[str, str, int]:
+        def counted(
+            src: _sources.BlobReader,
+            out: Path,
+            compressor: Compressor,
+            cancelled: threading.Event | None,
+        ) -> Gzipped:
             with self._lock:
                 self.count += 1
-            return original(src, out)
+            return original(src, out, compressor, cancelled)
 
         monkeypatch.setattr(_sources, "_gzip_to", counted)
 

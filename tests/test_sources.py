@@ -242,14 +242,14 @@ class _Overlap:
         self._barrier = barrier
         original = _sources._gzip_to
 
-        def counted(src, out):
+        def counted(*args):
             with self._lock:
                 self.running += 1
                 self.most = max(self.most, self.running)
             try:
                 if self._barrier is not None:
                     self._barrier.wait(timeout=60)
-                return original(src, out)
+                return original(*args)
             finally:
                 with self._lock:
                     self.running -= 1

@@ -10,12 +10,16 @@ compressed digest and size are kept here, and a re-run hashes each layer
 layer is compressed only if it must be sent.
 
 **Key.**  One small JSON file per layer and compression setting, named by
-the SHA-256 of: the layer's uncompressed digest (its diff ID, checked by
-hashing the layer before every use), the compression (gzip, its level, no
-name, no timestamp) and the zlib version (``zlib.ZLIB_RUNTIME_VERSION``):
-another zlib may write other bytes for the same input, so it never shares an
-entry.  The entry repeats every part of its key, and is used only if they
-all match.
+the SHA-256 of: the entry format, the layer's uncompressed digest (its diff
+ID, checked by hashing the layer before every use), the compression (gzip,
+its level, and ``compress.SETTINGS``: no name, no timestamp, the block size
+and how blocks are cut and flushed) and the zlib version
+(``zlib.ZLIB_RUNTIME_VERSION``): another zlib may write other bytes for the
+same input, so it never shares an entry.  The entry repeats every part of
+its key, and is used only if they all match.  Format 1 entries (one zlib
+stream per layer, before the block-parallel compression) name other bytes;
+format 2 keys never match them.
+
 
 **Where.**  ``$XDG_CACHE_HOME/lightsail-images/layers``, else
 ``~/.cache/lightsail-images/layers``; directories are created private
@@ -42,11 +46,13 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple
 
+from lightsail_images._push.compress import SETTINGS
 from lightsail_images._validation import is_registered_digest
 
 __all__ = ["CompressedDigest", "LayerCache", "default_cache_dir"]
 
-_FORMAT = 1
+# 2: block-parallel gzip (compress.py); 1 was one zlib stream per layer.
+_FORMAT = 2
 
 
 def default_cache_dir() -> Path:
@@ -71,7 +77,7 @@ class LayerCache:
         self.directory = directory if directory is not None else default_cache_dir()
         self._key = {
             "format": _FORMAT,
-            "compression": "gzip, no name, mtime 0",
+            "compression": SETTINGS,
             "level": level,
             "zlib": zlib.ZLIB_RUNTIME_VERSION,
         }

@@ -106,6 +106,7 @@ import attrs
 from lightsail_images._closing import Closing
 from lightsail_images._errors import ImageSourceError, PlatformError
 from lightsail_images._push.cache import CompressedDigest, LayerCache
+from lightsail_images._push.compress import Compressor, Gzipped
 from lightsail_images._push.image import (
     DOCKER_CONFIG,
     DOCKER_LAYER_GZIP,
@@ -698,6 +699,7 @@ class LocalBlob:
         scratch: _Scratch | None = None,
         data: bytes | None = None,
         layer_cache: LayerCache | None = None,
+        compressor: Compressor | None = None,
     ) -> None:
         self._files = files
         self._name = name
@@ -706,6 +708,7 @@ class LocalBlob:
         self._diff_id = diff_id
         self._scratch = scratch
         self._layer_cache = layer_cache
+        self._compressor = compressor
         # Bytes already read and checked (a config): uploaded as they are.
         self._upload_from: _Member | None = (
             None if data is None else _Member(None, 0, len(data), data=data)
@@ -718,11 +721,16 @@ class LocalBlob:
     def __repr__(self) -> str:
         return f"<LocalBlob {self.what} {self._files.describe(self._name)!r}>"
 
-    def prepare(self) -> Descriptor:
-        """Return the descriptor, compressing the layer first when it must be."""
+    def prepare(self, cancelled: threading.Event | None = None) -> Descriptor:
+        """Return the descriptor, compressing the layer first when it must be.
+
+        Raises:
+            Cancelled: ``cancelled`` was set while the layer was being compressed.
+
+        """
         with self._lock:
             if self._descriptor is None:
-                self._descriptor = self._convert()
+                self._descriptor = self._convert(cancelled)
             elif self._upload_from is None and not self._compress_on_open:
                 member = self._files.get(self._name, self.what)
                 if member.size != self._descriptor.size:
@@ -734,21 +742,24 @@ class LocalBlob:
                 self._upload_from = member
             return self._descriptor
 
-    def open(self) -> BlobReader:
+    def open(self, cancelled: threading.Event | None = None) -> BlobReader:
         """Open the bytes to upload, exactly :attr:`Descriptor.size` of them."""
-        descriptor = self.prepare()
+        descriptor = self.prepare(cancelled)
         with self._lock:
             if self._upload_from is None:  # the digest came from the layer cache
-                self._upload_from = self._compress_for_upload(descriptor)
+                self._upload_from = self._compress_for_upload(descriptor, cancelled)
             upload_from = self._upload_from
         return BlobReader(upload_from, self._files.describe(self._name))
 
-    def _compress_for_upload(self, descriptor: Descriptor) -> _Member:
+    def _compress_for_upload(
+        self, descriptor: Descriptor, cancelled: threading.Event | None
+    ) -> _Member:
         assert self._scratch is not None  # noqa: S101 - set for docker layers
+        assert self._compressor is not None  # noqa: S101 - set for docker layers
         where = self._files.describe(self._name)
         out = self._scratch.new_file()
         with BlobReader(self._files.get(self._name, self.what), where) as src:
-            diff_id, digest, size = _gzip_to(src, out)
+            diff_id, digest, size = _gzip_to(src, out, self._compressor, cancelled)
         if diff_id != self._diff_id:
             raise ImageSourceError(
                 f"{where} changed while it was being pushed (its uncompressed digest is now"
@@ -765,11 +776,12 @@ class LocalBlob:
             )
         return _Member(out, 0, size)
 
-    def _convert(self) -> Descriptor:
+    def _convert(self, cancelled: threading.Event | None) -> Descriptor:
         # A docker save layer: compress it unless it already is compressed,
         # and check the uncompressed digest against the config's diff ID.
         assert self._diff_id is not None  # noqa: S101 - set for docker layers
         assert self._scratch is not None  # noqa: S101 - set for docker layers
+        assert self._compressor is not None  # noqa: S101 - set for docker layers
         where = self._files.describe(self._name)
         member = self._files.get(self._name, self.what)
         with BlobReader(member, where) as src:
@@ -794,7 +806,7 @@ class LocalBlob:
                 self._compress_on_open = True
             else:
                 out = self._scratch.new_file()
-                diff_id, digest, size = _gzip_to(src, out)
+                diff_id, digest, size = _gzip_to(src, out, self._compressor, cancelled)
                 self._upload_from = _Member(out, 0, size)
                 if diff_id == self._diff_id and self._layer_cache is not None:
                     self._layer_cache.put(diff_id, CompressedDigest(digest, size))
@@ -830,45 +842,18 @@ def _gunzip_digest(src: BlobReader, where: str) -> str:
     return digest_of(hasher)
 
 
-class _HashingWriter:
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self.hasher = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.hasher.update(data)
-        self.size += len(data)
-        return self._out.write(data)
-
-    def flush(self) -> None:  # part of the file protocol GzipFile expects
-        self._out.flush()
-
-
-def _gzip_to(src: BlobReader, out: Path) -> tuple[str, str, int]:
-    """Compress ``src`` into ``out``; return (uncompressed digest, digest, size)."""
-    plain = hashlib.sha256()
+def _gzip_to(
+    src: BlobReader, out: Path, compressor: Compressor, cancelled: threading.Event | None
+) -> Gzipped:
+    """Compress ``src`` into ``out`` (``compress.py``); return its diff ID, digest and size."""
     try:
         with out.open("wb") as raw:
-            sink = _HashingWriter(raw)
-            # mtime=0 and filename="" keep the output a function of the input
-            # alone, so the same layer always gets the same digest.
-            with gzip.GzipFile(
-                filename="",
-                mode="wb",
-                compresslevel=GZIP_LEVEL,
-                fileobj=sink,
-                mtime=0,
-            ) as gz:
-                while chunk := src.read(_CHUNK):
-                    plain.update(chunk)
-                    gz.write(chunk)
+            return compressor.gzip(src.read, raw.write, cancelled=cancelled)
     except OSError as exc:
         raise ImageSourceError(
             f"cannot write the compressed layer to {out.parent}: {exc.strerror or exc};"
             " point TMPDIR at a disk with more space"
         ) from exc
-    return digest_of(plain), digest_of(sink.hasher), sink.size
 
 
 def _prepare_all(blobs: Sequence[LocalBlob], max_workers: int) -> list[Descriptor]:
@@ -919,6 +904,7 @@ class LocalImage(Closing):
         layers: Sequence[LocalBlob],
         manifest: Manifest | None,
         scratch: _Scratch,
+        compressor: Compressor | None = None,
     ) -> None:
         self.source = source
         self.kind: SourceKind = kind
@@ -927,6 +913,7 @@ class LocalImage(Closing):
         self._layers = tuple(layers)
         self._manifest = manifest
         self._scratch = scratch
+        self._compressor = compressor
         distinct: dict[int, LocalBlob] = {}
         for blob in (config, *layers):
             distinct.setdefault(id(blob), blob)
@@ -938,11 +925,12 @@ class LocalImage(Closing):
     def manifest(self, max_workers: int = 1) -> Manifest:
         """Return the manifest to push; for ``docker save`` this prepares every layer first.
 
-        Up to ``max_workers`` layers are compressed at the same time, each on
-        its own thread: zlib and hashlib release the GIL while they work, so
-        the layers use as many cores as there are workers.  Each layer's bytes
-        depend only on the layer, so the digests are the same however many
-        workers ran.  The first layer that fails stops the ones not yet started.
+        Up to ``max_workers`` layers are prepared at the same time (hashed, or
+        compressed on the image's compressor, whose blocks share its pool of
+        threads): zlib and hashlib release the GIL while they work.  Each
+        layer's bytes depend only on the layer, so the digests are the same
+        however many workers ran.  The first layer that fails stops the ones
+        not yet started.
         """
         if self._manifest is None:
             config = self._config.prepare()
@@ -951,8 +939,12 @@ class LocalImage(Closing):
         return self._manifest
 
     def close(self) -> None:
-        """Remove temporary files (compressed layers, an unpacked archive)."""
-        self._scratch.close()
+        """Remove temporary files (compressed layers, an unpacked archive), stop threads."""
+        try:
+            if self._compressor is not None:
+                self._compressor.close()
+        finally:
+            self._scratch.close()
 
 
 def open_image(
@@ -960,13 +952,16 @@ def open_image(
     *,
     platform: Platform = LINUX_AMD64,
     layer_cache: LayerCache | None = None,
+    max_workers: int = 1,
 ) -> LocalImage:
     """Read an image from an OCI layout, an OCI archive or a ``docker save`` tarball.
 
     Only metadata is read here (index, manifest, config, sizes); layer bytes are
     read when they are uploaded.  A multi-platform index is narrowed to
     ``platform``.  ``layer_cache`` keeps the compressed digests of ``docker
-    save`` layers between pushes (``_push/cache.py``).
+    save`` layers between pushes (``_push/cache.py``).  ``docker save`` layers
+    are compressed on up to ``max_workers`` threads (``_push/compress.py``);
+    the bytes do not depend on it.
 
     Raises:
         PlatformError: the source has no image for ``platform``.
@@ -983,7 +978,10 @@ def open_image(
     try:
         files, shape = _open_files(path, scratch)
         if files.find("manifest.json") is not None:
-            return _open_docker_archive(path, files, platform, scratch, layer_cache)
+            compressor = Compressor(level=GZIP_LEVEL, workers=max_workers)
+            return _open_docker_archive(
+                path, files, platform, scratch, compressor, layer_cache=layer_cache
+            )
         if files.find("oci-layout") is not None:
             return _open_oci_layout(path, files, platform, scratch)
     except OSError as exc:
@@ -1273,6 +1271,8 @@ def _open_docker_archive(
     files: _Files,
     wanted: Platform,
     scratch: _Scratch,
+    compressor: Compressor,
+    *,
     layer_cache: LayerCache | None = None,
 ) -> LocalImage:
     images = _saved_images(files)
@@ -1334,6 +1334,7 @@ def _open_docker_archive(
                 diff_id=parse_digest(diff_id, where),
                 scratch=scratch,
                 layer_cache=layer_cache,
+                compressor=compressor,
             )
         ordered.append(layers[member.key])
     return LocalImage(
@@ -1344,4 +1345,5 @@ def _open_docker_archive(
         layers=ordered,
         manifest=None,
         scratch=scratch,
+        compressor=compressor,
     )
