@@ -893,7 +893,10 @@ class Client(Closing):
         else); otherwise log in with ``CreateContainerServiceRegistryLogin``,
         upload the blobs the registry lacks and the manifest under a unique tag,
         check the digest the registry reports, and register it with
-        :meth:`ensure_container_image` semantics.
+        :meth:`ensure_container_image` semantics.  A ``docker save`` layer
+        whose compressed digest is not in the layer cache is compressed while
+        the layers before it upload, and the registered-already check comes
+        after the blobs, before the manifest (docs/push.md).
 
         Args:
             service_name: the container service.
@@ -987,20 +990,37 @@ class Client(Closing):
         insecure_registry: bool,
     ) -> ContainerImage:
         from lightsail_images._push.cache import LayerCache  # noqa: PLC0415 - only pushes pay
+        from lightsail_images._push.image import Manifest  # noqa: PLC0415
         from lightsail_images._push.push import push_image  # noqa: PLC0415
         from lightsail_images._push.sources import GZIP_LEVEL, open_image  # noqa: PLC0415
+
+        def registered(digest: str) -> ContainerImage | None:
+            listing = self.get_container_images(service_name=service_name)
+            return find_registered(listing.container_images, label=label, digest=digest)
 
         # Compressed digests of docker save layers, kept between runs so that
         # a re-run compresses nothing (lightsail_images/_push/cache.py).
         with open_image(
             source, layer_cache=LayerCache(level=GZIP_LEVEL), max_workers=max_workers
         ) as local:
-            digest = local.manifest(max_workers).digest
-            listing = self.get_container_images(service_name=service_name)
-            existing = find_registered(listing.container_images, label=label, digest=digest)
-            if existing is not None:
-                logger.debug("push: %s is already registered as %s", digest, existing.image)
-                return existing
+            checked_early = not local.must_compress()
+            if checked_early:
+                # Every digest is known without compressing: a registered image
+                # returns before any registry request.
+                existing = registered(local.manifest(max_workers).digest)
+                if existing is not None:
+                    logger.debug("push: %s is already registered as %s", existing.digest, label)
+                    return existing
+            found: list[ContainerImage] = []
+
+            def manifest_wanted(manifest: Manifest) -> bool:
+                # Known only now that every layer is compressed and its upload done.
+                if not checked_early and (existing := registered(manifest.digest)) is not None:
+                    logger.debug("push: %s is already registered as %s", manifest.digest, label)
+                    found.append(existing)
+                    return False
+                return True
+
             login = self.create_container_service_registry_login().registry_login
             pushed = push_image(
                 local,
@@ -1015,7 +1035,10 @@ class Client(Closing):
                 insecure_registry=insecure_registry,
                 on_progress=on_progress,
                 max_workers=max_workers,
+                manifest_wanted=manifest_wanted,
             )
+        if pushed is None:
+            return found[0]
         return self.ensure_container_image(
             service_name=service_name, label=label, digest=pushed.digest
         )

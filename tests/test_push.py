@@ -73,12 +73,13 @@ def test_push_registers_each_source_format_and_reruns_do_nothing(
     tag = tags[-1].name
     assert skopeo_raw_manifest(registry.host, f"sr:{tag}")
     assert {e.digest for e in events if e.done}  # progress was reported
-    assert operations(fake) == [
-        "GetContainerImages",
-        "CreateContainerServiceRegistryLogin",
-        "GetContainerImages",
-        "RegisterContainerImage",
-    ]
+    if kind == "docker-save":
+        # Its digest is known only once its layers are compressed, and they
+        # compress while they upload: it logs in first and checks after.
+        first = ["CreateContainerServiceRegistryLogin", "GetContainerImages"]
+    else:
+        first = ["GetContainerImages", "CreateContainerServiceRegistryLogin"]
+    assert operations(fake) == [*first, "GetContainerImages", "RegisterContainerImage"]
     fake.clear_requests()
     again = client.push_container_image(
         insecure_registry=True, service_name="svc", label="web", source=built.path

@@ -791,8 +791,15 @@ def test_first_real_failure_cancels_the_other_uploads(monkeypatch):
     session = session_for("127.0.0.1:9")
     failed = threading.Event()
 
-    def fake_push(_session, blob, _progress):
-        if blob == "bad":
+    class Blob:
+        def __init__(self, name):
+            self.name = name
+
+        def prepare(self, _cancelled):
+            return self.name
+
+    def fake_push(_session, blob, prepared, _progress):
+        if prepared.result() == "bad":
             failed.set()
             raise RegistryError("boom", http_status_code=400)
         failed.wait(5)
@@ -800,7 +807,7 @@ def test_first_real_failure_cancels_the_other_uploads(monkeypatch):
         session.step(lambda _: None)  # raises Cancelled: the push was called off
 
     monkeypatch.setattr(push_module, "_push_blob", fake_push)
-    image = type("Image", (), {"blobs": ("slow", "bad")})()
+    image = type("Image", (), {"blobs": (Blob("slow"), Blob("bad"))})()
     with pytest.raises(RegistryError, match="boom"):
         push_module._push_blobs(session, image, push_module._Progress(None), max_workers=2)
 

@@ -4,7 +4,17 @@
 registry login: ``GET /v2/``; then, for every blob in a bounded thread pool,
 ``HEAD`` and, unless the registry has it, an upload (``upload.py``); then the
 manifest ``PUT`` and the check of the digest the registry reports.  The first
-real failure calls off the other uploads.
+real failure calls off the other uploads, and the compression of the layers
+not yet compressed.
+
+**A pipeline.**  A ``docker save`` layer's digest is known only once it is
+compressed.  One thread prepares the blobs in order (a layer's compression
+uses all of the compressor's threads, ``compress.py``), and each blob's
+``HEAD`` and upload start as soon as its own digest is known, while the
+layers after it compress: the first upload does not wait for the last
+layer, and the last layer's compression does not run alone.  The manifest,
+which names every digest, comes last; ``manifest_wanted`` may then decide
+that it is registered already and need not be stored.
 
 Each of these steps is retried on its own through the client's retry loop
 (``_retry.call_with_retries``) with the client's policy: ``max_attempts``
@@ -22,7 +32,8 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from lightsail_images._errors import RegistryError
 from lightsail_images._models import PushedImage, PushProgress
@@ -30,7 +41,7 @@ from lightsail_images._protocol import HttpRequest, HttpResponse
 from lightsail_images._push import distribution
 from lightsail_images._push.auth import Authenticator, Credentials
 from lightsail_images._push.distribution import Repository, origin, registry_url, retryable
-from lightsail_images._push.image import Manifest
+from lightsail_images._push.image import Descriptor, Manifest
 from lightsail_images._push.sources import LocalBlob, LocalImage
 from lightsail_images._push.upload import BlobBody, BlobUpload, Cancelled
 from lightsail_images._retry import RetryPolicy, call_with_retries
@@ -232,11 +243,14 @@ def push_image(
     insecure_registry: bool = False,
     on_progress: ProgressCallback | None = None,
     max_workers: int = 3,
-) -> PushedImage:
+    manifest_wanted: Callable[[Manifest], bool] | None = None,
+) -> PushedImage | None:
     """Push an opened image to ``registry`` as ``repository:tag``.
 
     ``registry``, ``username`` and ``password`` come from a registry login;
-    ``transport`` and ``new_policy`` are the client's.
+    ``transport`` and ``new_policy`` are the client's.  Once every blob is
+    there, ``manifest_wanted`` (if given) is asked whether to store the
+    manifest; if it says no, nothing more is sent and ``None`` is returned.
 
     Raises:
         RegistryAuthError: the credentials were rejected, or may not push.
@@ -257,7 +271,9 @@ def push_image(
     )
     session.ping()
     _push_blobs(session, image, _Progress(on_progress), max_workers)
-    manifest = image.manifest()
+    manifest = image.manifest()  # every blob is prepared: this computes nothing
+    if manifest_wanted is not None and not manifest_wanted(manifest):
+        return None
     session.put_manifest(manifest, tag)
     return PushedImage(
         registry=origin(base_url)[1],
@@ -269,8 +285,10 @@ def push_image(
     )
 
 
-def _push_blob(session: RegistrySession, blob: LocalBlob, progress: _Progress) -> None:
-    desc = blob.prepare()
+def _push_blob(
+    session: RegistrySession, blob: LocalBlob, prepared: Future[Descriptor], progress: _Progress
+) -> None:
+    desc = prepared.result()
     if session.blob_exists(desc.digest):
         progress.emit(
             PushProgress(
@@ -286,15 +304,13 @@ def _push_blob(session: RegistrySession, blob: LocalBlob, progress: _Progress) -
     session.step(BlobUpload(session, blob, desc, progress.emit).attempt)
 
 
-def _push_blob_unless_called_off(
-    session: RegistrySession, blob: LocalBlob, progress: _Progress
-) -> None:
+def _unless_called_off(session: RegistrySession, step: Callable[[], T]) -> T:
     # A worker that fails calls the push off at once, so a blob the pool
     # starts next (before the main thread hears of the failure) sends nothing.
     if session.cancelled.is_set():
         raise Cancelled
     try:
-        _push_blob(session, blob, progress)
+        return step()
     except Exception:
         session.cancelled.set()
         raise
@@ -303,13 +319,28 @@ def _push_blob_unless_called_off(
 def _push_blobs(
     session: RegistrySession, image: LocalImage, progress: _Progress, max_workers: int
 ) -> None:
-    """Push every blob through a small pool; the first failure stops the rest."""
-    with ThreadPoolExecutor(
-        max_workers=max(1, min(max_workers, len(image.blobs))), thread_name_prefix="lightsail-push"
-    ) as pool:
-        futures: list[Future[None]] = [
-            pool.submit(_push_blob_unless_called_off, session, blob, progress)
+    """Prepare the blobs in order and push each once prepared; the first failure stops the rest."""
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="lightsail-prepare") as preparer,
+        ThreadPoolExecutor(
+            max_workers=max(1, min(max_workers, len(image.blobs))),
+            thread_name_prefix="lightsail-push",
+        ) as pool,
+    ):
+        prepared = [
+            preparer.submit(_unless_called_off, session, partial(blob.prepare, session.cancelled))
             for blob in image.blobs
+        ]
+        futures: list[Future[Any]] = [
+            *prepared,
+            *(
+                pool.submit(
+                    _unless_called_off,
+                    session,
+                    partial(_push_blob, session, blob, ready, progress),
+                )
+                for blob, ready in zip(image.blobs, prepared, strict=True)
+            ),
         ]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in futures if f in done and f.exception() is not None]

@@ -742,6 +742,21 @@ class LocalBlob:
                 self._upload_from = member
             return self._descriptor
 
+    def must_compress(self) -> bool:
+        """Whether the descriptor is known only once the layer is compressed.
+
+        Not for a config or an OCI blob (their digests are given), nor for a
+        layer stored gzipped already, nor for one the layer cache knows.
+        """
+        with self._lock:
+            if self._descriptor is not None or self._upload_from is not None:
+                return False
+        if self._cached() is not None:
+            return False
+        where = self._files.describe(self._name)
+        with BlobReader(self._files.get(self._name, self.what), where) as src:
+            return not src.read(len(_GZIP_MAGIC)).startswith(_GZIP_MAGIC)
+
     def open(self, cancelled: threading.Event | None = None) -> BlobReader:
         """Open the bytes to upload, exactly :attr:`Descriptor.size` of them."""
         descriptor = self.prepare(cancelled)
@@ -921,6 +936,10 @@ class LocalImage(Closing):
 
     def __repr__(self) -> str:
         return f"<LocalImage {self.kind} {str(self.source)!r} platform={self.platform}>"
+
+    def must_compress(self) -> bool:
+        """Whether some layer must be compressed before the manifest's digest is known."""
+        return self._manifest is None and any(layer.must_compress() for layer in self._layers)
 
     def manifest(self, max_workers: int = 1) -> Manifest:
         """Return the manifest to push; for ``docker save`` this prepares every layer first.

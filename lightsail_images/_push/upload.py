@@ -22,6 +22,7 @@ from lightsail_images._errors import ImageSourceError, RegistryError
 from lightsail_images._models import PushProgress
 from lightsail_images._protocol import HttpResponse
 from lightsail_images._push import distribution
+from lightsail_images._push.compress import Cancelled
 from lightsail_images._push.distribution import digest_mismatch, parse_range, resolve_location
 from lightsail_images._push.image import Descriptor, Hasher, new_hasher
 from lightsail_images._push.sources import LocalBlob
@@ -35,10 +36,6 @@ __all__ = ["BlobBody", "BlobUpload", "Cancelled"]
 READ_SIZE = 256 * 1024
 # Progress events come at most once per this many bytes of a blob.
 PROGRESS_STEP = 1024 * 1024
-
-
-class Cancelled(Exception):
-    """Another blob failed; this upload stops at its next read."""
 
 
 class BlobBody:
@@ -58,7 +55,7 @@ class BlobBody:
         cancelled: threading.Event,
     ) -> None:
         self._blob = blob
-        self._reader = blob.open()
+        self._reader = blob.open(cancelled)
         self._left = length
         self._length = length
         self.hasher = hasher
