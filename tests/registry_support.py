@@ -899,3 +899,14 @@ def lightsail_for(
         ) as client,
     ):
         yield fake, client
+
+
+@contextlib.contextmanager
+def lightsail_and_fake_registry():  # type: ignore[no-untyped-def]
+    """Yield ``(registry, fake, client)``: a :class:`FakeRegistry`, and :func:`lightsail_for` it."""
+    registry = FakeRegistry()
+    try:
+        with lightsail_for(f"http://{registry.host}") as (fake, client):
+            yield registry, fake, client
+    finally:
+        registry.close()

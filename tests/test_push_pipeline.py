@@ -17,24 +17,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_support import FakeRegistry, lightsail_for, make_docker_save, tar_bytes
+from registry_support import (
+    FakeRegistry,
+    lightsail_and_fake_registry,
+    make_docker_save,
+    tar_bytes,
+)
 
 import lightsail_images as li
 from lightsail_images._push import sources as _sources
 from lightsail_images.testing import FakeLightsail
 
-
-@pytest.fixture
-def registry() -> Iterator[FakeRegistry]:
-    server = FakeRegistry()
-    yield server
-    server.close()
+Pushing = tuple[FakeRegistry, FakeLightsail, li.Client]
 
 
 @pytest.fixture
-def lightsail(registry: FakeRegistry) -> Iterator[tuple[FakeLightsail, li.Client]]:
-    with lightsail_for(f"http://{registry.host}") as (fake, client):
-        yield fake, client
+def pushing() -> Iterator[Pushing]:
+    with lightsail_and_fake_registry() as (registry, fake, client):
+        yield registry, fake, client
 
 
 def _saved(tmp_path: Path, count: int = 3) -> Path:
@@ -73,12 +73,9 @@ class _HoldLastLayer:
 
 
 def test_a_layer_is_uploaded_while_a_later_one_is_still_compressing(
-    tmp_path: Path,
-    registry: FakeRegistry,
-    lightsail: tuple[FakeLightsail, li.Client],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, pushing: Pushing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake, client = lightsail
+    registry, fake, client = pushing
     hold = _HoldLastLayer(monkeypatch, registry, last=3)
     image = _push(client, _saved(tmp_path))
     assert hold.calls == 3
@@ -99,12 +96,9 @@ def test_a_layer_is_uploaded_while_a_later_one_is_still_compressing(
 
 
 def test_one_worker_still_overlaps_and_gives_the_same_image(
-    tmp_path: Path,
-    registry: FakeRegistry,
-    lightsail: tuple[FakeLightsail, li.Client],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, pushing: Pushing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _fake, client = lightsail
+    registry, _fake, client = pushing
     source = _saved(tmp_path)
     hold = _HoldLastLayer(monkeypatch, registry, last=3)
     one = _push(client, source, max_workers=1)
@@ -117,12 +111,9 @@ def test_one_worker_still_overlaps_and_gives_the_same_image(
 
 
 def test_a_registered_image_found_only_after_compressing_is_not_stored_again(
-    tmp_path: Path,
-    registry: FakeRegistry,
-    lightsail: tuple[FakeLightsail, li.Client],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, pushing: Pushing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake, client = lightsail
+    registry, fake, client = pushing
     source = _saved(tmp_path)
     first = _push(client, source)
     # No layer cache this time: the digests are known only once every layer
@@ -140,12 +131,9 @@ def test_a_registered_image_found_only_after_compressing_is_not_stored_again(
 
 
 def test_a_corrupt_layer_calls_the_push_off_and_registers_nothing(
-    tmp_path: Path,
-    registry: FakeRegistry,
-    lightsail: tuple[FakeLightsail, li.Client],
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, pushing: Pushing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake, client = lightsail
+    registry, fake, client = pushing
     built = make_docker_save(tmp_path / "bad.tar", corrupt_diff_id=True)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
