@@ -56,7 +56,7 @@ from tests.registry_support import (
     OCI_MANIFEST,
     FakeRegistry,
     image_config,
-    lightsail_for,
+    lightsail_and_fake_registry,
     make_docker_save,
     make_oci_layout,
     sha256,
@@ -190,12 +190,8 @@ def private_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def pushing() -> Iterator[tuple[FakeLightsail, FakeRegistry, li.Client]]:
-    registry = FakeRegistry()
-    try:
-        with lightsail_for(f"http://{registry.host}") as (fake, client):
-            yield fake, registry, client
-    finally:
-        registry.close()
+    with lightsail_and_fake_registry() as (registry, fake, client):
+        yield fake, registry, client
 
 
 def registry_bytes(registry: FakeRegistry) -> list[bytes]:
