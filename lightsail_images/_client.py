@@ -19,20 +19,17 @@ import os
 import platform
 import secrets
 import threading
-import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import botocore
 
 from lightsail_images._closing import Closing
-from lightsail_images._config import ClientConfig, SessionSource, resolve_settings
-from lightsail_images._deploy import (
-    DEFAULT_TIMEOUT,
-    DeploymentProgress,
-    PollSchedule,
-    image_name,
-    swap_image,
+from lightsail_images._config import (
+    DEFAULT_DEPLOY_TIMEOUT,
+    ClientConfig,
+    SessionSource,
+    resolve_settings,
 )
 from lightsail_images._errors import (
     ConfigurationError,
@@ -47,7 +44,7 @@ from lightsail_images._errors import (
     ValidationProblem,
 )
 from lightsail_images._lifecycle import find_registered, plan_prune
-from lightsail_images._models import Deployment, ImageRef, PruneResult
+from lightsail_images._models import ContainerImage, ImageRef, PruneResult
 from lightsail_images._operations import CONTAINER_NAME as CONTAINER_NAME_PARAM
 from lightsail_images._operations import (
     CREATE_CONTAINER_SERVICE_DEPLOYMENT,
@@ -82,20 +79,27 @@ if TYPE_CHECKING:
     import requests
     from botocore.session import Session as BotocoreSession
 
+    # The deployment helpers and the models of services, deployments, logs and
+    # pushes load on first use (see _public.py): a registration needs none.
+    from lightsail_images._deploy import DeploymentProgress, PollSchedule
     from lightsail_images._models import (
+        DeleteContainerImageResult,
+        GetContainerImagesResult,
+        RegisterContainerImageResult,
+    )
+    from lightsail_images._registry_models import (
+        CreateContainerServiceRegistryLoginResult,
+        PushProgress,
+    )
+    from lightsail_images._service_models import (
         Container,
-        ContainerImage,
         ContainerLogEvent,
         ContainerService,
         CreateContainerServiceDeploymentResult,
-        CreateContainerServiceRegistryLoginResult,
-        DeleteContainerImageResult,
+        Deployment,
         EndpointRequest,
-        GetContainerImagesResult,
         GetContainerServiceDeploymentsResult,
         GetContainerServicesResult,
-        PushProgress,
-        RegisterContainerImageResult,
     )
 
 __all__ = ["Client"]
@@ -483,7 +487,7 @@ class Client(Closing):
         image: str | ImageRef | ContainerImage,
         container_name: str | None = None,
         wait: bool = True,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_DEPLOY_TIMEOUT,
         on_progress: Callable[[DeploymentProgress], object] | None = None,
     ) -> Deployment:
         """Run a registered image on a container service, and wait until it is live.
@@ -552,6 +556,8 @@ class Client(Closing):
             {"service_name": service_name, "container_name": container_name},
             extra=_timeout_problems("timeout", timeout),
         )
+        from lightsail_images._deploy import PollSchedule, image_name  # noqa: PLC0415 - lazy
+
         name = image_name(service_name, image)
         schedule = PollSchedule(float(timeout))
         progress = _Progress(on_progress, service_name, schedule)
@@ -588,6 +594,8 @@ class Client(Closing):
         if pending is not None and pending.version is not None:
             joined = _runs(pending, service_name, image, container_name)
             return ("joined" if joined else "waiting"), pending, service
+        from lightsail_images._deploy import swap_image  # noqa: PLC0415 - lazy, see above
+
         current = service.current_deployment
         containers = swap_image(
             current, service_name=service_name, image=image, container_name=container_name
@@ -873,7 +881,7 @@ class Client(Closing):
         insecure_registry: bool = False,
         deploy: bool = False,
         container_name: str | None = None,
-        deploy_timeout: float = DEFAULT_TIMEOUT,
+        deploy_timeout: float = DEFAULT_DEPLOY_TIMEOUT,
         on_deploy_progress: Callable[[DeploymentProgress], object] | None = None,
     ) -> ContainerImage:
         """Push an image from disk to your Lightsail registry and register it: no Docker needed.
@@ -1078,7 +1086,7 @@ class Client(Closing):
         self._check(operation, values)
         request = build_request(operation, values, endpoint_url=self._endpoint_url)
         policy = self._retry_policy(max_attempts)
-        invocation_id = str(uuid.uuid4())
+        invocation_id = _invocation_id()
         skew_corrected = False
 
         def attempt(number: int) -> R:
@@ -1175,6 +1183,8 @@ def _runs(
     deployment: Deployment, service_name: str, image: str, container_name: str | None
 ) -> bool:
     """Whether ``deployment`` already runs ``image`` where this deploy would put it."""
+    from lightsail_images._deploy import swap_image  # noqa: PLC0415 - lazy, see the imports
+
     try:
         wanted = swap_image(
             deployment, service_name=service_name, image=image, container_name=container_name
@@ -1200,6 +1210,8 @@ class _Progress:
     def __call__(
         self, kind: str, message: str, deployment: Deployment, service: ContainerService
     ) -> None:
+        from lightsail_images._deploy import DeploymentProgress  # noqa: PLC0415 - lazy
+
         logger.debug("deploy %s: %s", self.service_name, message)
         if self._callback is None:
             return
@@ -1271,6 +1283,19 @@ def _explicit_credentials(
             "together, or neither to use the credential chain"
         )
     return FrozenCredentials(access_key, secret_key, token or None)
+
+
+def _invocation_id() -> str:
+    """Return a random (version 4) UUID, as botocore's ``str(uuid.uuid4())`` does.
+
+    The same 122 random bits from ``os.urandom`` and the same text; without
+    the ``uuid`` module, which with its C helper costs a cold start 0.1 MiB.
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _user_agent(extra: str | None) -> str:

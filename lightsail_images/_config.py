@@ -17,6 +17,7 @@ a client never needs it when its keys are given.  A fully configured client
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from botocore.session import Session as BotocoreSession
 
 __all__ = [
+    "DEFAULT_DEPLOY_TIMEOUT",
     "DEFAULT_MAX_ATTEMPTS",
     "ClientConfig",
     "SessionSource",
@@ -40,6 +42,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_ATTEMPTS = 3
+# How long deploy_container_image waits for a deployment to settle, in seconds
+# (here, not in _deploy.py, so that the client's signature needs no deploy import).
+DEFAULT_DEPLOY_TIMEOUT = 900.0
 SERVICE_ID = "lightsail"
 
 
@@ -251,22 +256,23 @@ class _SharedConfig:
     @classmethod
     def read(cls, profile_name: str | None) -> _SharedConfig:
         """Read both files, as ``Session.full_config`` does (missing files are empty)."""
-        from botocore.configloader import (  # noqa: PLC0415 - lazy: only without settings
-            load_config,
-            raw_config_parse,
-        )
-        from botocore.exceptions import ConfigNotFound  # noqa: PLC0415 - lazy import
-
-        try:
-            full = load_config(os.environ.get("AWS_CONFIG_FILE", "~/.aws/config"))
-        except ConfigNotFound:
-            full = {"profiles": {}}
-        try:
-            credentials = raw_config_parse(
-                os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+        config_file = os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")
+        credentials_file = os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+        full: dict[str, Any] = {"profiles": {}}
+        credentials: dict[str, Any] = {}
+        # No file at all (CI, containers): botocore's loader (and configparser,
+        # 0.2 MiB) would only say so, by the same test.
+        if _is_file(config_file) or _is_file(credentials_file):
+            from botocore.configloader import (  # noqa: PLC0415 - lazy: only with files
+                load_config,
+                raw_config_parse,
             )
-        except ConfigNotFound:
-            credentials = {}
+            from botocore.exceptions import ConfigNotFound  # noqa: PLC0415 - lazy import
+
+            with contextlib.suppress(ConfigNotFound):
+                full = load_config(config_file)
+            with contextlib.suppress(ConfigNotFound):
+                credentials = raw_config_parse(credentials_file)
         config_profiles = {name: dict(values) for name, values in full["profiles"].items()}
         for profile, values in credentials.items():
             full["profiles"].setdefault(profile, {}).update(values)
@@ -291,6 +297,12 @@ class _SharedConfig:
         if self.profile_name not in profiles:
             raise ProfileNotFound(profile=self.profile_name)
         return profiles[self.profile_name]  # type: ignore[no-any-return]
+
+
+def _is_file(path: str) -> bool:
+    """Whether botocore's file loader would read ``path`` (else it raises ConfigNotFound)."""
+    # botocore's own calls, in its order, for the same answer in every case.
+    return os.path.isfile(os.path.expanduser(os.path.expandvars(path)))  # noqa: PTH111, PTH113
 
 
 def profile_setting(name: str, *, profile_name: str | None) -> str | None:

@@ -32,8 +32,11 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from lightsail_images._config import DEFAULT_DEPLOY_TIMEOUT as DEFAULT_TIMEOUT
 from lightsail_images._errors import ParamValidationError, ValidationProblem
-from lightsail_images._models import Container, ContainerImage, Deployment, ImageRef
+from lightsail_images._models import ContainerImage, ImageRef
+from lightsail_images._public import present_when_loaded
+from lightsail_images._service_models import Container, Deployment
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -47,7 +50,6 @@ __all__ = [
     "swap_image",
 ]
 
-DEFAULT_TIMEOUT = 900.0
 FIRST_POLL = 2.0
 GROWTH = 1.5
 MAX_POLL = 15.0
@@ -261,3 +263,6 @@ class PollSchedule:
     def slept(self, seconds: float) -> None:
         """Record a sleep (taken, or skipped in testing mode)."""
         self._slept = max(self._slept, self.elapsed) + seconds
+
+
+present_when_loaded(globals())

@@ -54,9 +54,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from typing_extensions import Self
 
-from lightsail_images._models import ContainerLogEvent, ErrorDetails, RegistryErrorDetail
+from lightsail_images._models import ErrorDetails
 
 if TYPE_CHECKING:
+    from lightsail_images._registry_models import RegistryErrorDetail
+    from lightsail_images._service_models import ContainerLogEvent
+
     # What type checkers see of botocore's ClientError.  botocore ships no
     # types, so the real class is Any to them unless botocore-stubs happens to
     # be installed, and a class with an Any base accepts any attribute: a typo

@@ -4,20 +4,22 @@ Adding an operation means adding its result model to ``_models.py``, one
 :class:`~lightsail_images._protocol.Operation` here, and a typed method on the
 client that calls ``_invoke``; validation, serialization, signing, retries and
 parsing are shared.
+
+The models of the operations that a registration does not need load when
+an operation first parses a response (``_loaded``); see ``_models.py``.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 import attrs
 
 from lightsail_images._models import (
-    CreateContainerServiceDeploymentResult,
-    CreateContainerServiceRegistryLoginResult,
     DeleteContainerImageResult,
     GetContainerImagesResult,
-    GetContainerLogResult,
-    GetContainerServiceDeploymentsResult,
-    GetContainerServicesResult,
     RegisterContainerImageResult,
 )
 from lightsail_images._protocol import Operation
@@ -35,6 +37,15 @@ from lightsail_images._validation import (
     length_rule,
     name_rule,
 )
+
+if TYPE_CHECKING:
+    from lightsail_images._registry_models import CreateContainerServiceRegistryLoginResult
+    from lightsail_images._service_models import (
+        CreateContainerServiceDeploymentResult,
+        GetContainerLogResult,
+        GetContainerServiceDeploymentsResult,
+        GetContainerServicesResult,
+    )
 
 __all__ = [
     "CONTAINERS",
@@ -65,44 +76,60 @@ PUBLIC_ENDPOINT = Param(
 # The ContainerName shape: the same length and pattern rules as a label.
 CONTAINER_NAME = Param("container_name", "containerName", (length_rule(1, 53), name_rule))
 
+
+def _loaded(module: str, name: str) -> Callable[[], type[Any]]:
+    """Return a function that imports ``module`` (once) and returns its model ``name``."""
+
+    def result() -> type[Any]:
+        model: type[Any] = getattr(importlib.import_module(module), name)
+        return model
+
+    return result
+
+
+_SERVICES = "lightsail_images._service_models"
+_REGISTRY = "lightsail_images._registry_models"
+
 REGISTER_CONTAINER_IMAGE = Operation(
     name="RegisterContainerImage",
     params=(SERVICE_NAME, LABEL, DIGEST),
-    output=RegisterContainerImageResult,
+    result=lambda: RegisterContainerImageResult,
 )
 GET_CONTAINER_IMAGES = Operation(
     name="GetContainerImages",
     params=(SERVICE_NAME,),
-    output=GetContainerImagesResult,
+    result=lambda: GetContainerImagesResult,
 )
 DELETE_CONTAINER_IMAGE = Operation(
     name="DeleteContainerImage",
     params=(SERVICE_NAME, IMAGE),
-    output=DeleteContainerImageResult,
+    result=lambda: DeleteContainerImageResult,
     cross_rules=(image_belongs_to_service,),
 )
-CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN = Operation(
-    name="CreateContainerServiceRegistryLogin",
-    params=(),
-    output=CreateContainerServiceRegistryLoginResult,
+CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN: Operation[CreateContainerServiceRegistryLoginResult] = (
+    Operation(
+        name="CreateContainerServiceRegistryLogin",
+        params=(),
+        result=_loaded(_REGISTRY, "CreateContainerServiceRegistryLoginResult"),
+    )
 )
-GET_CONTAINER_SERVICES = Operation(
+GET_CONTAINER_SERVICES: Operation[GetContainerServicesResult] = Operation(
     name="GetContainerServices",
     params=(attrs.evolve(SERVICE_NAME, required=False),),
-    output=GetContainerServicesResult,
+    result=_loaded(_SERVICES, "GetContainerServicesResult"),
 )
-CREATE_CONTAINER_SERVICE_DEPLOYMENT = Operation(
+CREATE_CONTAINER_SERVICE_DEPLOYMENT: Operation[CreateContainerServiceDeploymentResult] = Operation(
     name="CreateContainerServiceDeployment",
     params=(SERVICE_NAME, CONTAINERS, PUBLIC_ENDPOINT),
-    output=CreateContainerServiceDeploymentResult,
+    result=_loaded(_SERVICES, "CreateContainerServiceDeploymentResult"),
     cross_rules=(deployment_cross_rule,),
 )
-GET_CONTAINER_SERVICE_DEPLOYMENTS = Operation(
+GET_CONTAINER_SERVICE_DEPLOYMENTS: Operation[GetContainerServiceDeploymentsResult] = Operation(
     name="GetContainerServiceDeployments",
     params=(SERVICE_NAME,),
-    output=GetContainerServiceDeploymentsResult,
+    result=_loaded(_SERVICES, "GetContainerServiceDeploymentsResult"),
 )
-GET_CONTAINER_LOG = Operation(
+GET_CONTAINER_LOG: Operation[GetContainerLogResult] = Operation(
     name="GetContainerLog",
     params=(
         SERVICE_NAME,
@@ -112,5 +139,5 @@ GET_CONTAINER_LOG = Operation(
         Param("filter_pattern", "filterPattern", required=False),
         Param("page_token", "pageToken", required=False),
     ),
-    output=GetContainerLogResult,
+    result=_loaded(_SERVICES, "GetContainerLogResult"),
 )

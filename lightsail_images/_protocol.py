@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -72,16 +73,23 @@ class Operation(Generic[R]):
     Attributes:
         name: the API's operation name, e.g. ``"RegisterContainerImage"``.
         params: the input parameters in the API's member order.
-        output: the result model; its fields are the body's members in
-            snake_case plus ``response_metadata``.
+        result: returns the result model, whose fields are the body's members
+            in snake_case plus ``response_metadata``.  A function, so that the
+            models of operations a script does not call need not be loaded
+            (see ``_models.py``); :attr:`output` calls it.
         cross_rules: checks that look at several parameters together.
 
     """
 
     name: str
     params: tuple[Param, ...]
-    output: type[R]
+    result: Callable[[], type[R]]
     cross_rules: tuple[CrossRule, ...] = ()
+
+    @property
+    def output(self) -> type[R]:
+        """The result model."""
+        return self.result()
 
 
 @attrs.frozen
@@ -252,8 +260,15 @@ def _make_converter(
 
 
 converter = _make_converter()
-# The same names and rules, with the AWS CLI's ISO 8601 timestamps, for output.
-_iso_converter = _make_converter(_iso_timestamp)
+
+
+@functools.cache
+def _iso_converter() -> cattrs.Converter:
+    """Return a converter with the same names and rules and the AWS CLI's ISO 8601 timestamps.
+
+    For output; built on first use, since only the CLI prints models.
+    """
+    return _make_converter(_iso_timestamp)
 
 
 def to_json(model: Any, *, timestamps: Literal["epoch", "iso"] = "epoch") -> Any:
@@ -272,7 +287,7 @@ def to_json(model: Any, *, timestamps: Literal["epoch", "iso"] = "epoch") -> Any
         to_json(image)["createdAt"]  # 1714564800.25
         to_json(image, timestamps="iso")["createdAt"]  # "2024-05-01T12:00:00.250000+00:00"
     """
-    return (converter if timestamps == "epoch" else _iso_converter).unstructure(model)
+    return (converter if timestamps == "epoch" else _iso_converter()).unstructure(model)
 
 
 def wire_members(model: Any) -> dict[str, Any]:

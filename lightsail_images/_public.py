@@ -1,19 +1,31 @@
-"""Public classes say where users import them from.
+"""Public classes say where users import them from; some of them load on first use.
 
 As httpx does for its names, each package's ``__init__`` hands its namespace
 here once: tracebacks and ``repr(type(err))`` then show
 ``lightsail_images.NotFoundException`` instead of the private module, and
 pickle finds each class at that public path.  It is a loop over ``__all__``,
 so a class added later needs no line of its own.
+
+Some public names live in modules that a registration never needs (the
+models of container services and deployments, the deployment helpers).
+Those modules load on first use: :func:`lazy_attributes` makes a PEP 562
+module ``__getattr__`` that imports a name's module when the name is first
+asked for, and :func:`present_when_loaded`, called at the end of such a
+module, gives its public classes their public ``__module__`` as they are
+built, whichever way they were reached first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import importlib
+import sys
+from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
-__all__ = ["present_as_public"]
+__all__ = ["PACKAGE", "lazy_attributes", "present_as_public", "present_when_loaded"]
+
+PACKAGE = "lightsail_images"
 
 
 def present_as_public(namespace: Mapping[str, object], module: str, names: Iterable[str]) -> None:
@@ -30,3 +42,36 @@ def present_as_public(namespace: Mapping[str, object], module: str, names: Itera
             # in ``module`` once __module__ points there.
             attrs.resolve_types(value)
         value.__module__ = module
+
+
+def present_when_loaded(namespace: Mapping[str, object]) -> None:
+    """Present the classes of a lazily loaded module that ``lightsail_images`` exports.
+
+    Called last in such a module.  The package has finished importing by
+    then (``tests/test_imports.py`` checks that no module it imports loads
+    one of these), so its ``__all__`` says which names are public.
+    """
+    public = getattr(sys.modules[PACKAGE], "__all__", ())
+    names = namespace["__all__"]
+    assert isinstance(names, list)  # noqa: S101 - every module here has one
+    present_as_public(namespace, PACKAGE, [name for name in names if name in public])
+
+
+def lazy_attributes(module: str, sources: Mapping[str, Iterable[str]]) -> Callable[[str], object]:
+    """Return a module ``__getattr__`` that imports each name from its source module on first use.
+
+    ``sources`` maps a module's name to the names it provides.  The value is
+    then stored in ``module``'s namespace, so it is looked up only once.
+    """
+    where = {name: source for source, names in sources.items() for name in names}
+
+    def __getattr__(name: str) -> object:  # noqa: N807 - the PEP 562 hook
+        source = where.get(name)
+        if source is None:
+            msg = f"module {module!r} has no attribute {name!r}"
+            raise AttributeError(msg)
+        value = getattr(importlib.import_module(source), name)
+        vars(sys.modules[module])[name] = value
+        return value
+
+    return __getattr__

@@ -340,7 +340,7 @@ def _string_map_type(path: str, value: Any) -> list[ValidationProblem]:
 
 
 def _container_type(path: str, value: Any) -> list[ValidationProblem]:
-    from lightsail_images._models import Container  # noqa: PLC0415 - avoids an import cycle
+    from lightsail_images._service_models import Container  # noqa: PLC0415 - loaded on first use
 
     if not isinstance(value, Container):
         return _wrong_type(path, value, "a lightsail_images.Container")
@@ -378,7 +378,7 @@ def containers_type(field: str, value: Any) -> list[ValidationProblem]:
 
 def endpoint_type(field: str, value: Any) -> list[ValidationProblem]:
     """Check that the public endpoint is an :class:`EndpointRequest` of well-typed members."""
-    from lightsail_images._models import EndpointRequest, HealthCheckConfig  # noqa: PLC0415
+    from lightsail_images._service_models import EndpointRequest, HealthCheckConfig  # noqa: PLC0415
 
     name = _namer(field)
     if not isinstance(value, EndpointRequest):
@@ -415,7 +415,7 @@ def _port_problems(path: str, port: str) -> list[ValidationProblem]:
 
 def containers_rule(field: str, value: Mapping[str, Any]) -> list[ValidationProblem]:
     """Check container names, port numbers and protocols; at least one container."""
-    from lightsail_images._models import PORT_PROTOCOLS  # noqa: PLC0415 - avoids an import cycle
+    from lightsail_images._service_models import PORT_PROTOCOLS  # noqa: PLC0415 - loaded on first use
 
     if not value:
         return [_problem(field, "min_length", "a deployment needs at least one container")]

@@ -173,6 +173,63 @@ def test_environment_and_profile_keys_load_no_credential_chain(setup: str) -> No
     assert loaded.isdisjoint(CREDENTIAL_CHAIN), sorted(loaded & set(CREDENTIAL_CHAIN))
 
 
+# Loaded on first use (lightsail_images/_public.py): a registration needs none
+# of them.  configparser, because with no config file there is nothing to parse.
+LOADED_ON_FIRST_USE = (
+    "lightsail_images._deploy",
+    "lightsail_images._service_models",
+    "lightsail_images._registry_models",
+    "lightsail_images._cli",
+    "lightsail_images.testing",
+    "uuid",
+    "configparser",
+    "botocore.configloader",
+)
+
+
+def test_a_registration_loads_nothing_it_does_not_use() -> None:
+    loaded = modules_after(
+        ENVIRONMENT_CALL.format(
+            setup=CREDENTIAL_SETUPS["environment"][0], profile="", url=URL, ok=OK, digest=DIGEST
+        )
+    )
+    assert "lightsail_images._models" in loaded  # the check itself works
+    assert loaded.isdisjoint(LOADED_ON_FIRST_USE), sorted(loaded & set(LOADED_ON_FIRST_USE))
+
+
+LAZY_NAMES = """
+import pickle
+import lightsail_images as li
+{first}
+for name in li.__all__:
+    value = getattr(li, name)
+    if isinstance(value, type):
+        assert value.__module__ == "lightsail_images", (name, value.__module__)
+        assert pickle.loads(pickle.dumps(value)) is value, name
+assert set(li.__all__) <= set(dir(li))
+container = li.Container(image=":svc.web.1", ports={{"80": "HTTP"}})
+assert pickle.loads(pickle.dumps(container)) == container
+assert repr(container).startswith("Container(")
+"""
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "",
+        "from lightsail_images._models import Container, PushProgress",
+        "from lightsail_images._deploy import DeploymentProgress",
+        "from lightsail_images.testing import FakeLightsail",
+    ],
+    ids=["public", "via-_models", "via-_deploy", "via-testing"],
+)
+def test_names_loaded_on_first_use_are_public_however_reached(first: str) -> None:
+    # Reached through a private module first or not, a lazily loaded class
+    # says lightsail_images.X and pickles by that name.
+    loaded = modules_after(LAZY_NAMES.format(first=first))
+    assert "lightsail_images._service_models" in loaded
+
+
 def test_other_providers_still_load_the_credential_chain() -> None:
     code = write_file("config", f"[default]\ncredential_process = echo '{PROCESS_OUTPUT}'\n")
     loaded = modules_after(

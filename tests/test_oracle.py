@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 import boto3
 import botocore.auth
@@ -12,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import lightsail_images as li
+from lightsail_images import _client
 from tests.scripted_server import Reply, scripted_server
 
 pytestmark = pytest.mark.oracle
@@ -73,6 +75,28 @@ def test_request_bytes_and_signature_match_botocore(monkeypatch: pytest.MonkeyPa
     assert "Signature=" in ours.headers["Authorization"]
     assert ours.headers["X-Amz-Security-Token"] == "tok=="
     assert ours.headers["amz-sdk-request"] == "attempt=1; max=3"
+    # The per-call id differs in value, never in form: a random (version 4)
+    # UUID in its canonical text, as botocore's str(uuid.uuid4()).
+    for headers in (ours.headers, theirs.headers):
+        text = headers["amz-sdk-invocation-id"]
+        assert str(uuid.UUID(text)) == text
+        assert uuid.UUID(text).version == 4
+        assert uuid.UUID(text).variant == uuid.RFC_4122
+
+
+def test_invocation_ids_are_random_version_4_uuids() -> None:
+    ids = {_client._invocation_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
+    # Every one of the 122 random bits takes both values.
+    ored, anded = 0, (1 << 128) - 1
+    for text in ids:
+        ored |= uuid.UUID(text).int
+        anded &= uuid.UUID(text).int
+    fixed = uuid.UUID(int=ored ^ anded ^ ((1 << 128) - 1))
+    assert fixed.int.bit_count() == 6  # the version's 4 bits and the variant's 2
 
 
 def test_service_error_response_matches_botocore() -> None:
