@@ -148,35 +148,15 @@ __all__ = [
 _present_as_public(globals(), __name__, [name for name in __all__ if name in globals()])
 
 if not _typing.TYPE_CHECKING:
-    # The names whose modules load on first use (see the docstring).
+    # The public names whose modules load on first use (see the docstring).
     __getattr__ = _lazy_attributes(
         __name__,
-        {
-            "lightsail_images._deploy": ("DeploymentProgress",),
-            "lightsail_images._registry_models": (
-                "ContainerServiceRegistryLogin",
-                "CreateContainerServiceRegistryLoginResult",
-                "PushProgress",
-                "PushedImage",
-                "RegistryErrorDetail",
-            ),
-            "lightsail_images._service_models": (
-                "Container",
-                "ContainerLogEvent",
-                "ContainerService",
-                "ContainerServiceECRImagePullerRole",
-                "ContainerServiceStateDetail",
-                "CreateContainerServiceDeploymentResult",
-                "Deployment",
-                "EndpointRequest",
-                "GetContainerServiceDeploymentsResult",
-                "GetContainerServicesResult",
-                "HealthCheckConfig",
-                "PrivateRegistryAccess",
-                "ResourceLocation",
-                "Tag",
-            ),
-        },
+        (
+            "lightsail_images._service_models",
+            "lightsail_images._registry_models",
+            "lightsail_images._deploy",
+        ),
+        only=__all__,
     )
 
 

@@ -260,34 +260,7 @@ class PruneResult:
 
 
 if not TYPE_CHECKING:
+    # The names of the two modules above, for code that imports them from here.
     __getattr__ = lazy_attributes(
-        __name__,
-        {
-            "lightsail_images._service_models": (
-                "DEPLOYMENT_STATES",
-                "PORT_PROTOCOLS",
-                "Container",
-                "ContainerLogEvent",
-                "ContainerService",
-                "ContainerServiceECRImagePullerRole",
-                "ContainerServiceStateDetail",
-                "CreateContainerServiceDeploymentResult",
-                "Deployment",
-                "EndpointRequest",
-                "GetContainerLogResult",
-                "GetContainerServiceDeploymentsResult",
-                "GetContainerServicesResult",
-                "HealthCheckConfig",
-                "PrivateRegistryAccess",
-                "ResourceLocation",
-                "Tag",
-            ),
-            "lightsail_images._registry_models": (
-                "ContainerServiceRegistryLogin",
-                "CreateContainerServiceRegistryLoginResult",
-                "PushProgress",
-                "PushedImage",
-                "RegistryErrorDetail",
-            ),
-        },
+        __name__, ("lightsail_images._service_models", "lightsail_images._registry_models")
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 import attrs
 
@@ -57,21 +57,29 @@ def present_when_loaded(namespace: Mapping[str, object]) -> None:
     present_as_public(namespace, PACKAGE, [name for name in names if name in public])
 
 
-def lazy_attributes(module: str, sources: Mapping[str, Iterable[str]]) -> Callable[[str], object]:
-    """Return a module ``__getattr__`` that imports each name from its source module on first use.
+def lazy_attributes(
+    module: str, sources: Iterable[str], *, only: Collection[str] | None = None
+) -> Callable[[str], object]:
+    """Return a module ``__getattr__`` that finds a name in ``sources`` on first use.
 
-    ``sources`` maps a module's name to the names it provides.  The value is
-    then stored in ``module``'s namespace, so it is looked up only once.
+    Each source module is imported, in order, until one has the name; the
+    value is then stored in ``module``'s namespace, so it is looked up only
+    once.  ``only``, when given, limits the names to those; names that start
+    with ``_`` are never looked for.
     """
-    where = {name: source for source, names in sources.items() for name in names}
+    sources = tuple(sources)
 
     def __getattr__(name: str) -> object:  # noqa: N807 - the PEP 562 hook
-        source = where.get(name)
-        if source is None:
-            msg = f"module {module!r} has no attribute {name!r}"
-            raise AttributeError(msg)
-        value = getattr(importlib.import_module(source), name)
-        vars(sys.modules[module])[name] = value
-        return value
+        # Never a private or dunder name: importlib and inspect probe modules
+        # for __path__ and the like, which must not load anything.
+        if not name.startswith("_") and (only is None or name in only):
+            for source in sources:
+                namespace = vars(importlib.import_module(source))
+                if name in namespace.get("__all__", ()):
+                    value = namespace[name]
+                    vars(sys.modules[module])[name] = value
+                    return value
+        msg = f"module {module!r} has no attribute {name!r}"
+        raise AttributeError(msg)
 
     return __getattr__
