@@ -17,7 +17,12 @@ import pytest
 
 import lightsail_images as li
 from lightsail_images._push import sources as _sources
-from lightsail_images._push.cache import CompressedDigest, LayerCache, default_cache_dir
+from lightsail_images._push.cache import (
+    CompressedDigest,
+    LayerCache,
+    default_cache_dir,
+    file_state,
+)
 from lightsail_images._push.compress import Compressor, Gzipped
 from lightsail_images._push.sources import GZIP_LEVEL, open_image
 from lightsail_images.testing import FakeLightsail
@@ -239,3 +244,114 @@ def test_oci_layouts_do_not_use_the_cache(
     push(client, make_oci_layout(tmp_path / "layout").path)
     assert not default_cache_dir().exists() or not any(default_cache_dir().iterdir())
     assert os.environ["XDG_CACHE_HOME"]  # the suite never touches the real cache
+
+
+# -- re-runs of an unchanged tarball hash nothing ------------------------------------
+
+
+class Hashes:
+    """Counts layers hashed to check their diff ID (``_hash_stream`` calls)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        original = _sources._hash_stream
+
+        def counted(src: _sources.BlobReader, digest_like: str) -> str:
+            with self._lock:
+                self.count += 1
+            return original(src, digest_like)
+
+        monkeypatch.setattr(_sources, "_hash_stream", counted)
+
+
+def test_a_rerun_of_an_unchanged_tarball_hashes_and_compresses_nothing(
+    tmp_path: Path,
+    registry: FakeRegistry,
+    lightsail: tuple[FakeLightsail, li.Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake, client = lightsail
+    source = saved_image(tmp_path)
+    first = push(client, source)  # compresses, so learns each layer's diff ID
+    hashes, compressions = Hashes(monkeypatch), Compressions(monkeypatch)
+    sent = len(registry.log)
+    fake.clear_requests()
+    assert push(client, source) == first
+    assert (hashes.count, compressions.count) == (0, 0)
+    assert len(registry.log) == sent
+    assert [r.operation for r in fake.requests] == ["GetContainerImages"]
+
+
+def test_a_touched_tarball_is_hashed_again_in_full(
+    tmp_path: Path,
+    registry: FakeRegistry,
+    lightsail: tuple[FakeLightsail, li.Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _fake, client = lightsail
+    source = saved_image(tmp_path)
+    first = push(client, source)
+    info = source.stat()
+    os.utime(source, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+    hashes = Hashes(monkeypatch)
+    sent = len(registry.log)
+    assert push(client, source) == first
+    assert hashes.count == 3  # every layer checked again: the file may have changed
+    assert len(registry.log) == sent
+    hashes.count = 0
+    assert push(client, source) == first  # and recorded again under the new times
+    assert hashes.count == 0
+
+
+def test_a_tarball_rewritten_with_other_layers_is_never_trusted(
+    tmp_path: Path,
+    registry: FakeRegistry,
+    lightsail: tuple[FakeLightsail, li.Client],
+) -> None:
+    _fake, client = lightsail
+    source = saved_image(tmp_path)
+    push(client, source)
+    # Same path, same size, new content: a new inode or new times, so no trust.
+    layers = [tar_bytes({f"file{n}": bytes([97 + n]) * 200_000}) for n in range(3)]
+    built = make_docker_save(tmp_path / "other.tar", layers=layers)
+    built.path.replace(source)
+    other = push(client, source)
+    with open_image(source) as image:
+        assert other.digest == image.manifest().digest
+    assert registry.count("PUT", "/manifests/") == 2
+
+
+def test_damaged_hash_records_are_ignored_and_written_again(
+    tmp_path: Path,
+    lightsail: tuple[FakeLightsail, li.Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _fake, client = lightsail
+    source = saved_image(tmp_path)
+    first = push(client, source)
+    for entry in default_cache_dir().iterdir():
+        entry.write_bytes(b'{"diff_id": "sha256:' + b"0" * 64 + b'"}')  # wrong, and keyless
+    hashes = Hashes(monkeypatch)
+    assert push(client, source) == first  # every entry ignored: hashed and compressed again
+    assert hashes.count == 0  # compressing learns the diff IDs, no separate hash
+    assert push(client, source) == first
+    assert hashes.count == 0
+
+
+def test_hash_records_are_keyed_by_the_file_and_the_member(tmp_path: Path) -> None:
+    cache = LayerCache(tmp_path / "cache", level=GZIP_LEVEL)
+    layer = tmp_path / "layer"
+    layer.write_bytes(b"x" * 100)
+    state = file_state(layer, offset=0, length=100)
+    assert state is not None
+    assert cache.hashed(state) is None
+    cache.record_hash(state, DIFF_ID)
+    assert cache.hashed(state) == DIFF_ID
+    assert cache.hashed(state._replace(offset=1)) is None
+    assert cache.hashed(state._replace(length=99)) is None
+    assert cache.hashed(state._replace(ctime_ns=state.ctime_ns + 1)) is None
+    assert cache.hashed(state._replace(inode=state.inode + 1)) is None
+    assert file_state(tmp_path / "missing", offset=0, length=1) is None
+    cache.record_hash(state, "not a digest")
+    assert cache.hashed(state) is None

@@ -105,7 +105,7 @@ import attrs
 
 from lightsail_images._closing import Closing
 from lightsail_images._errors import ImageSourceError, PlatformError
-from lightsail_images._push.cache import CompressedDigest, LayerCache
+from lightsail_images._push.cache import CompressedDigest, FileState, LayerCache, file_state
 from lightsail_images._push.compress import Compressor, Gzipped
 from lightsail_images._push.image import (
     DOCKER_CONFIG,
@@ -814,17 +814,20 @@ class LocalBlob:
                 diff_id = _gunzip_digest(src, where)
                 size = member.size
             elif (cached := self._cached()) is not None:
-                # Compressed before: hash to check it is that layer, and
+                # Compressed before: check it is that layer (hashing it,
+                # unless its file is untouched since it was hashed), and
                 # compress it only if it must be uploaded (open).
-                diff_id = _hash_stream(src, "sha256:")
+                diff_id = self._hash(member, src)
                 digest, size = cached
                 self._compress_on_open = True
             else:
+                state = self._file_state(member)
                 out = self._scratch.new_file()
                 diff_id, digest, size = _gzip_to(src, out, self._compressor, cancelled)
                 self._upload_from = _Member(out, 0, size)
                 if diff_id == self._diff_id and self._layer_cache is not None:
                     self._layer_cache.put(diff_id, CompressedDigest(digest, size))
+                    self._remember(state, member, diff_id)
         if diff_id != self._diff_id:
             raise ImageSourceError(
                 f"{where} has uncompressed digest {diff_id}, but the image config lists"
@@ -832,6 +835,40 @@ class LocalBlob:
                 " was modified, export it again with 'docker save'"
             )
         return Descriptor(DOCKER_LAYER_GZIP, digest, size)
+
+    def _file_state(self, member: _Member) -> FileState | None:
+        """Return the state of the layer's file, if the layer cache may record its diff ID by it."""
+        # A compressed archive's layers are in temporary files, new every run.
+        if (
+            self._layer_cache is None
+            or member.path is None
+            or isinstance(self._files, _CompressedArchive)
+        ):
+            return None
+        state = file_state(member.path, offset=member.offset, length=member.size)
+        if state is None or (state.device, state.inode) != (member.identity or ()):
+            return None
+        return state
+
+    def _remember(self, state: FileState | None, member: _Member, diff_id: str) -> None:
+        # Only if the file is still as it was before it was read.
+        if (
+            state is not None
+            and self._layer_cache is not None
+            and self._file_state(member) == state
+        ):
+            self._layer_cache.record_hash(state, diff_id)
+
+    def _hash(self, member: _Member, src: BlobReader) -> str:
+        """Return the layer's diff ID: recorded for its file's state (``cache.py``), or hashed."""
+        state = self._file_state(member)
+        if state is not None and self._layer_cache is not None:
+            known = self._layer_cache.hashed(state)
+            if known is not None:
+                return known
+        diff_id = _hash_stream(src, "sha256:")
+        self._remember(state, member, diff_id)
+        return diff_id
 
     def _cached(self) -> CompressedDigest | None:
         if self._layer_cache is None or self._diff_id is None:
