@@ -59,6 +59,22 @@ class Compressions:
         monkeypatch.setattr(_sources, "_gzip_to", counted)
 
 
+class Hashes:
+    """Counts layers hashed to check their diff ID (``_hash_stream`` calls)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        original = _sources._hash_stream
+
+        def counted(src: _sources.BlobReader, digest_like: str) -> str:
+            with self._lock:
+                self.count += 1
+            return original(src, digest_like)
+
+        monkeypatch.setattr(_sources, "_hash_stream", counted)
+
+
 @pytest.fixture
 def registry() -> Iterator[FakeRegistry]:
     server = FakeRegistry()
@@ -83,7 +99,7 @@ def saved_image(tmp_path: Path) -> Path:
     return make_docker_save(tmp_path / "saved.tar", layers=layers).path
 
 
-def test_a_registered_rerun_compresses_nothing_and_sends_nothing_to_the_registry(
+def test_a_registered_rerun_hashes_compresses_and_sends_nothing(
     tmp_path: Path,
     registry: FakeRegistry,
     lightsail: tuple[FakeLightsail, li.Client],
@@ -98,9 +114,11 @@ def test_a_registered_rerun_compresses_nothing_and_sends_nothing_to_the_registry
     sent = len(registry.log)
     fake.clear_requests()
 
+    hashes = Hashes(monkeypatch)
     again = push(client, source)
     assert again == first
     assert compressions.count == 3  # nothing compressed again
+    assert hashes.count == 0  # nor hashed: the tarball is untouched since
     assert len(registry.log) == sent  # not one registry request
     assert [r.operation for r in fake.requests] == ["GetContainerImages"]
 
@@ -249,49 +267,21 @@ def test_oci_layouts_do_not_use_the_cache(
 # -- re-runs of an unchanged tarball hash nothing ------------------------------------
 
 
-class Hashes:
-    """Counts layers hashed to check their diff ID (``_hash_stream`` calls)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        self._lock = threading.Lock()
-        original = _sources._hash_stream
-
-        def counted(src: _sources.BlobReader, digest_like: str) -> str:
-            with self._lock:
-                self.count += 1
-            return original(src, digest_like)
-
-        monkeypatch.setattr(_sources, "_hash_stream", counted)
+Pushed = tuple[li.Client, Path, li.ContainerImage]
 
 
-def test_a_rerun_of_an_unchanged_tarball_hashes_and_compresses_nothing(
-    tmp_path: Path,
-    registry: FakeRegistry,
-    lightsail: tuple[FakeLightsail, li.Client],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    fake, client = lightsail
+@pytest.fixture
+def pushed(tmp_path: Path, lightsail: tuple[FakeLightsail, li.Client]) -> Pushed:
+    """A client, a docker save tarball, and the image its first push registered."""
+    _fake, client = lightsail
     source = saved_image(tmp_path)
-    first = push(client, source)  # compresses, so learns each layer's diff ID
-    hashes, compressions = Hashes(monkeypatch), Compressions(monkeypatch)
-    sent = len(registry.log)
-    fake.clear_requests()
-    assert push(client, source) == first
-    assert (hashes.count, compressions.count) == (0, 0)
-    assert len(registry.log) == sent
-    assert [r.operation for r in fake.requests] == ["GetContainerImages"]
+    return client, source, push(client, source)
 
 
 def test_a_touched_tarball_is_hashed_again_in_full(
-    tmp_path: Path,
-    registry: FakeRegistry,
-    lightsail: tuple[FakeLightsail, li.Client],
-    monkeypatch: pytest.MonkeyPatch,
+    registry: FakeRegistry, pushed: Pushed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _fake, client = lightsail
-    source = saved_image(tmp_path)
-    first = push(client, source)
+    client, source, first = pushed
     info = source.stat()
     os.utime(source, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
     hashes = Hashes(monkeypatch)
@@ -305,13 +295,9 @@ def test_a_touched_tarball_is_hashed_again_in_full(
 
 
 def test_a_tarball_rewritten_with_other_layers_is_never_trusted(
-    tmp_path: Path,
-    registry: FakeRegistry,
-    lightsail: tuple[FakeLightsail, li.Client],
+    tmp_path: Path, registry: FakeRegistry, pushed: Pushed
 ) -> None:
-    _fake, client = lightsail
-    source = saved_image(tmp_path)
-    push(client, source)
+    client, source, _ = pushed
     # Same path, same size, new content: a new inode or new times, so no trust.
     layers = [tar_bytes({f"file{n}": bytes([97 + n]) * 200_000}) for n in range(3)]
     built = make_docker_save(tmp_path / "other.tar", layers=layers)
@@ -323,13 +309,9 @@ def test_a_tarball_rewritten_with_other_layers_is_never_trusted(
 
 
 def test_damaged_hash_records_are_ignored_and_written_again(
-    tmp_path: Path,
-    lightsail: tuple[FakeLightsail, li.Client],
-    monkeypatch: pytest.MonkeyPatch,
+    pushed: Pushed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _fake, client = lightsail
-    source = saved_image(tmp_path)
-    first = push(client, source)
+    client, source, first = pushed
     for entry in default_cache_dir().iterdir():
         entry.write_bytes(b'{"diff_id": "sha256:' + b"0" * 64 + b'"}')  # wrong, and keyless
     hashes = Hashes(monkeypatch)
