@@ -7,12 +7,18 @@
   replaces the signature.
 - The signer keeps the SigV4 signing key and the Host value: signatures must
   stay botocore's, across dates and rotated secrets.
+- Our adapter keeps its per-URL answers (bounded) and no cookies; the
+  deadline watchdog keeps only the requests in flight, and a request with
+  an earlier deadline than those still wakes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import pathlib
+import threading
+import time
 
 import botocore.auth
 import botocore.credentials
@@ -23,11 +29,13 @@ import responses
 from botocore.awsrequest import AWSRequest
 
 import lightsail_images as li
-from lightsail_images import _config, _signing
+from lightsail_images import _config, _signing, _transport
 from lightsail_images._config import ConfigurationError
 from lightsail_images._operations import REGISTER_CONTAINER_IMAGE
 from lightsail_images._protocol import build_request
 from tests.scripted_server import Reply, scripted_server
+from tests.test_push_hostile import SLOW_BODY, trickling_server
+from tests.test_push_hostile import TIMEOUT as TRICKLE_TIMEOUT
 
 URL = "https://lightsail.us-east-1.amazonaws.com/"
 DIGEST = "sha256:" + "fa" * 32
@@ -233,3 +241,65 @@ def test_signatures_stay_botocores_across_dates_secrets_and_hosts(endpoint: str)
         ours = signer.sign(request, {})
         assert "host" not in {name.lower() for name in ours}  # the HTTP library writes it
         assert ours["Authorization"] == botocore_authorization(value, when, request, "tok")
+
+
+def test_set_cookie_answers_are_read_and_no_cookie_is_ever_sent() -> None:
+    # Our adapter does not keep a response's cookies (nor did our session
+    # ever send them): the answer is parsed as usual, the next request is bare.
+    reply = Reply.json(200, OK, **{"Set-Cookie": "session=abc; Path=/"})
+    with scripted_server(reply, reply) as server:
+        client = li.Client("us-east-1", endpoint_url=server.url, **KEYS)  # type: ignore[arg-type]
+        assert register(client).container_image.digest == DIGEST
+        assert register(client).container_image.digest == DIGEST
+    assert [r.headers.get("Cookie") for r in server.requests] == [None, None]
+    assert [r.path for r in server.requests] == ["/", "/"]
+
+
+def test_the_adapter_remembers_only_a_bounded_number_of_urls() -> None:
+    adapter = _transport._DeadlineAdapter()
+    for number in range(3 * _transport._MAX_ROUTES):
+        request = requests.Request("POST", f"https://registry.example/v2/uploads/{number}")
+        prepared = request.prepare()
+        assert adapter.request_url(prepared, {}) == f"/v2/uploads/{number}"
+        host, pool = adapter.build_connection_pool_key_attributes(prepared, True, None)
+        assert host == {"scheme": "https", "host": "registry.example", "port": None}
+        assert pool["cert_reqs"] == "CERT_REQUIRED"
+        assert len(adapter._memo) <= _transport._MAX_ROUTES
+    # Through a proxy the same URL is sent in full: proxies are part of the key.
+    plain = requests.Request("POST", "http://lightsail.example/").prepare()
+    assert adapter.request_url(plain, {}) == "/"
+    assert adapter.request_url(plain, {"http": "http://proxy:3128"}) == "http://lightsail.example/"
+
+
+# --- the deadline watchdog: cheap per request ------------------------------------------------
+
+
+def test_the_watchdog_keeps_only_requests_in_flight() -> None:
+    with scripted_server(default=Reply.json(200, OK)) as server:
+        client = li.Client("us-east-1", endpoint_url=server.url, **KEYS)  # type: ignore[arg-type]
+        for _ in range(50):
+            register(client)
+    assert _transport._WATCHDOG._watched == {}
+
+
+def test_an_earlier_deadline_wakes_the_watchdog() -> None:
+    # The watchdog sleeps until the earliest deadline it knows; a request
+    # with an earlier one (a shorter timeout, started later) must wake it,
+    # or its trickling peer would hold it for the whole trickle (10 s).
+    def client(url: str, read_timeout: float) -> li.Client:
+        config = li.ClientConfig(read_timeout=read_timeout, max_attempts=1)
+        return li.Client("us-east-1", endpoint_url=url, config=config, **KEYS)  # type: ignore[arg-type]
+
+    def wait_long(url: str) -> None:
+        with contextlib.suppress(li.LightsailError):  # cut off when the server stops
+            client(url, 30).get_container_images(service_name="svc")
+
+    with trickling_server(*SLOW_BODY) as host:
+        long_wait = threading.Thread(target=wait_long, args=(f"http://{host}",), daemon=True)
+        long_wait.start()
+        time.sleep(0.3)  # its deadline, 60 s away, is now the one the watchdog waits for
+        start = time.monotonic()
+        with pytest.raises(li.TransportError, match="did not arrive in full"):
+            client(f"http://{host}", TRICKLE_TIMEOUT).get_container_images(service_name="svc")
+        assert time.monotonic() - start < 2 * TRICKLE_TIMEOUT + 2
+    long_wait.join(timeout=30)
