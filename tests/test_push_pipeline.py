@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from registry_support import (
     FakeRegistry,
+    Fault,
     lightsail_and_fake_registry,
     make_docker_save,
     tar_bytes,
@@ -144,3 +145,28 @@ def test_a_corrupt_layer_calls_the_push_off_and_registers_nothing(
     assert "RegisterContainerImage" not in [r.operation for r in fake.requests]
     # The compressed layers went to a temporary directory that is gone.
     assert not list(scratch.iterdir())
+
+
+def test_a_failed_upload_calls_off_the_compression_of_later_layers(
+    tmp_path: Path, pushing: Pushing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry, fake, client = pushing
+    # The config's upload is refused (400: not retried) while layer 1 compresses.
+    registry.faults.append(Fault("POST", "/blobs/uploads", status=400))
+    started = 0
+    original = _sources._gzip_to
+
+    def held(src: Any, out: Path, compressor: Any, cancelled: threading.Event | None) -> Any:
+        nonlocal started
+        started += 1
+        assert cancelled is not None
+        assert cancelled.wait(10), "the failed upload did not call the push off"
+        return original(src, out, compressor, cancelled)  # stops at its first block
+
+    monkeypatch.setattr(_sources, "_gzip_to", held)
+    with pytest.raises(li.RegistryError) as info:
+        _push(client, _saved(tmp_path))
+    assert info.value.http_status_code == 400  # the real failure, not the called-off work
+    assert started == 1  # layers 2 and 3 were never compressed
+    assert registry.count("PUT", "/manifests/") == 0
+    assert "RegisterContainerImage" not in [r.operation for r in fake.requests]

@@ -43,20 +43,23 @@ digest stays the image ID that ``docker images`` shows.  The layers are
   type is not part of the Docker schema 2 contract;
 * it is what ``docker push`` (and so ``lightsailctl``) would have produced.
 
-Compression is deterministic (no timestamp, no file name, fixed level), so
-pushing the same tarball twice yields the same blob digests, and the second
-push finds every layer already present.  Each layer is compressed once, into a
-temporary file next to the others (``TMPDIR``), and uploaded from there: its
-compressed digest must be known before the upload starts (to ask the registry
-whether it already has it), and a retried upload must send the same bytes
-again.  Layers are compressed on up to ``max_workers`` threads at once
-(zlib and hashlib release the GIL), one thread per layer, so the output of
-each stays a function of that layer alone; their compressed digests are kept
-in the layer cache (``_push/cache.py``), so a re-run hashes each layer
-instead of compressing it, and compresses only a layer it must upload.
-The uncompressed bytes are hashed while compressing and must equal the
-config's ``rootfs.diff_ids``; a layer that is already gzip-compressed in the
-tarball is pushed as it is, after checking its diff ID the same way.
+Compression is deterministic (no timestamp, no file name, fixed level and
+block size), so pushing the same tarball twice yields the same blob digests,
+and the second push finds every layer already present.  Each layer is
+compressed once, into a temporary file next to the others (``TMPDIR``), and
+uploaded from there: its compressed digest must be known before the upload
+starts (to ask the registry whether it already has it), and a retried upload
+must send the same bytes again.  A layer is compressed in blocks on the
+image's :class:`~lightsail_images._push.compress.Compressor`, up to
+``max_workers`` threads (zlib and hashlib release the GIL), and its bytes are
+a function of that layer alone, whatever the number of threads.  Compressed
+digests are kept in the layer cache (``_push/cache.py``), so a re-run does
+not compress a layer unless it must upload it, and the diff IDs of an
+untouched tarball's layers are kept there too, so a re-run does not hash
+them either.  The uncompressed bytes are hashed while compressing and must
+equal the config's ``rootfs.diff_ids``; a layer that is already
+gzip-compressed in the tarball is pushed as it is, after checking its diff
+ID the same way.
 
 **Which image.**  A multi-platform index is narrowed to the ``linux/amd64``
 manifest Lightsail runs (nested indexes are followed), and an image for any
