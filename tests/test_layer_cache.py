@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import threading
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import lightsail_images as li
+from lightsail_images._push import compress
 from lightsail_images._push import sources as _sources
 from lightsail_images._push.cache import (
     CompressedDigest,
@@ -216,14 +216,14 @@ def test_a_wrong_but_well_formed_entry_is_caught_at_upload_and_removed(
     push(client, source)  # and the next run works
 
 
-def test_entries_are_keyed_by_compression_level_and_zlib_version(
+def test_entries_are_keyed_by_compression_level_and_deflater_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     LayerCache(tmp_path, level=6).put(DIFF_ID, COMPRESSED)
     assert LayerCache(tmp_path, level=6).get(DIFF_ID) == COMPRESSED
     assert LayerCache(tmp_path, level=9).get(DIFF_ID) is None
     assert LayerCache(tmp_path, level=6).get("sha256:" + "d2" * 32) is None
-    monkeypatch.setattr(zlib, "ZLIB_RUNTIME_VERSION", "0.0.0-other")
+    monkeypatch.setattr(compress, "ENGINE", "zlib-ng 0.0.0-other")
     assert LayerCache(tmp_path, level=6).get(DIFF_ID) is None
 
 

@@ -11,6 +11,8 @@ import gzip
 import hashlib
 import io
 import random
+import subprocess
+import sys
 import threading
 import zlib
 
@@ -18,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lightsail_images._push.compress import BLOCK_SIZE, SETTINGS, Cancelled, Compressor
+from lightsail_images._push.compress import BLOCK_SIZE, ENGINE, SETTINGS, Cancelled, Compressor
 from lightsail_images._push.sources import GZIP_LEVEL
 
 
@@ -155,3 +157,49 @@ def test_the_settings_name_the_block_size() -> None:
     assert str(BLOCK_SIZE) in SETTINGS
     with pytest.raises(ValueError, match="block_size"):
         Compressor(level=GZIP_LEVEL, workers=1, block_size=0)
+
+
+def test_the_deflater_is_zlib_ng_and_its_version_is_in_the_settings_key() -> None:
+    from zlib_ng import zlib_ng
+
+    assert f"zlib-ng {zlib_ng.ZLIBNG_RUNTIME_VERSION}" == ENGINE
+    # Standard deflate all the same: the standard library reads it back.
+    data = _mixed(11, 300_000)
+    assert zlib.decompress(_gzip(data, workers=2), wbits=31) == data
+
+
+# The digest of one fixed input, compressed by this engine version.  Another
+# machine with the same zlib-ng must write the same bytes (the layer cache and
+# a re-run from another CI runner depend on it); another version may differ,
+# and its cache entries are keyed apart (ENGINE), so the check is skipped.
+_RECORDED = {
+    "zlib-ng 2.3.3": "sha256:d047681e1648f5935e08804c856150840cafbb7ba85ce01473faea28078a9aa4",
+}
+
+
+@pytest.mark.skipif(ENGINE not in _RECORDED, reason=f"no digest recorded for {ENGINE}")
+def test_the_same_input_gives_the_recorded_bytes_on_any_machine_with_this_engine() -> None:
+    packed = _gzip(_mixed(42, 3 * BLOCK_SIZE + 12345), workers=3)
+    assert "sha256:" + hashlib.sha256(packed).hexdigest() == _RECORDED[ENGINE]
+
+
+def test_pushing_needs_zlib_ng_but_a_lightsail_call_does_not_import_it() -> None:
+    script = (
+        "import sys, lightsail_images\n"
+        "assert 'zlib_ng' not in sys.modules, 'import'\n"
+        "from lightsail_images.testing import FakeLightsail\n"
+        "fake = FakeLightsail()\n"
+        "fake.add_container_service('svc')\n"
+        "with fake.serve() as url:\n"
+        "    c = lightsail_images.Client(fake.region_name, endpoint_url=url,\n"
+        "        aws_access_key_id=fake.access_key_id,\n"
+        "        aws_secret_access_key=fake.secret_access_key)\n"
+        "    c.get_container_images(service_name='svc')\n"
+        "assert 'zlib_ng' not in sys.modules, 'call'\n"
+        "import lightsail_images._push.compress\n"
+        "assert 'zlib_ng' in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr

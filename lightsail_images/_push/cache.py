@@ -25,13 +25,15 @@ entries are kept here:
 **Key.**  One small JSON file per entry, named by the SHA-256 of its key.  A
 compressed digest's key: the entry format, the layer's diff ID, the
 compression (gzip, its level, and ``compress.SETTINGS``: no name, no
-timestamp, the block size and how blocks are cut and flushed) and the zlib
-version (``zlib.ZLIB_RUNTIME_VERSION``): another zlib may write other bytes
-for the same input, so it never shares an entry.  A diff ID's key: the
+timestamp, the block size and how blocks are cut and flushed) and the
+deflater's name and version (``compress.ENGINE``, zlib-ng's): another
+version may write other bytes for the same input, so it never shares an
+entry.  A diff ID's key: the
 entry format and the file's state above.  An entry repeats every part of
 its key, and is used only if they all match.  Format 1 entries (one zlib
 stream per layer, before the block-parallel compression) name other bytes;
-format 2 keys never match them.
+format 2 keys never match them, nor do entries written with the standard
+library's zlib (keyed on ``"zlib"``, not ``"deflate"``).
 
 **Where.**  ``$XDG_CACHE_HOME/lightsail-images/layers``, else
 ``~/.cache/lightsail-images/layers``; directories are created private
@@ -54,11 +56,10 @@ import hashlib
 import json
 import os
 import tempfile
-import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lightsail_images._push.compress import SETTINGS
+from lightsail_images._push import compress
 from lightsail_images._validation import is_registered_digest
 
 __all__ = ["CompressedDigest", "FileState", "LayerCache", "default_cache_dir", "file_state"]
@@ -122,9 +123,9 @@ class LayerCache:
         self.directory = directory if directory is not None else default_cache_dir()
         self._key = {
             "format": _FORMAT,
-            "compression": SETTINGS,
+            "compression": compress.SETTINGS,
             "level": level,
-            "zlib": zlib.ZLIB_RUNTIME_VERSION,
+            "deflate": compress.ENGINE,
         }
 
     def __repr__(self) -> str:
