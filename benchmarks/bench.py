@@ -440,7 +440,12 @@ ROWS: list[tuple[str, str, float]] = [
 ]
 
 
-def report(figures: Figures, args: argparse.Namespace, loaded: dict[str, list[str]]) -> str:
+def report(
+    figures: Figures,
+    args: argparse.Namespace,
+    loaded: dict[str, list[str]],
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+) -> str:
     """The table: medians, their ratio, the per-round ratios' range, the target."""
     header = (
         f"{'figure':<15}{'unit':<5}{'lightsail_images':>17}{'boto3':>9}{'ratio':>8}"
@@ -453,6 +458,10 @@ def report(figures: Figures, args: argparse.Namespace, loaded: dict[str, list[st
     )
     lines = [
         setup,
+        "load average (1, 5, 15 min) at the start "
+        + ", ".join(f"{value:.2f}" for value in load[0])
+        + "; at the end "
+        + ", ".join(f"{value:.2f}" for value in load[1]),
         "medians; ratio = lightsail_images / boto3; per-round = range of the rounds' own ratios",
     ]
 
@@ -547,13 +556,15 @@ def main(argv: list[str] | None = None) -> int:
         url = f"http://127.0.0.1:{int(server.stdout.readline())}"
         with tempfile.TemporaryDirectory() as home:
             env = clean_environment(Path(home))
+            load_at_start = os.getloadavg()
             figures = measure(args, url, env)
+            load = (load_at_start, os.getloadavg())
             loaded = loaded_modules(args.python, url, env, args.paths)
     finally:
         assert server.stdin is not None
         server.stdin.close()
         server.wait(timeout=10)
-    print(report(figures, args, loaded))
+    print(report(figures, args, loaded, load))
     if args.json:
         samples = {f"{figure}|{impl}": v for (figure, impl), v in figures.samples.items()}
         args.json.write_text(json.dumps(samples, indent=1))
