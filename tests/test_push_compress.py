@@ -183,7 +183,7 @@ def test_the_same_input_gives_the_recorded_bytes_on_any_machine_with_this_engine
     assert "sha256:" + hashlib.sha256(packed).hexdigest() == _RECORDED[ENGINE]
 
 
-def test_pushing_needs_zlib_ng_but_a_lightsail_call_does_not_import_it() -> None:
+def test_a_call_loads_no_zlib_ng_and_a_push_no_service_models() -> None:
     script = (
         "import sys, lightsail_images\n"
         "assert 'zlib_ng' not in sys.modules, 'import'\n"
@@ -199,7 +199,18 @@ def test_pushing_needs_zlib_ng_but_a_lightsail_call_does_not_import_it() -> None
         "import lightsail_images._push.compress\n"
         "assert 'zlib_ng' in sys.modules\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    # Nor does a push load the models of services and deployments (a push
+    # with deploy=True does, when it deploys).
+    push_script = (
+        "import sys, lightsail_images._push.push, lightsail_images._push.sources\n"
+        "assert 'lightsail_images._service_models' not in sys.modules, 'push'\n"
     )
-    assert done.returncode == 0, done.stderr
+    for program in (script, push_script):
+        done = subprocess.run(
+            [sys.executable, "-c", program],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr

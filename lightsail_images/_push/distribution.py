@@ -52,8 +52,8 @@ from lightsail_images._errors import (
     RegistryAuthError,
     RegistryError,
 )
-from lightsail_images._models import RegistryErrorDetail
 from lightsail_images._protocol import HttpRequest, HttpResponse
+from lightsail_images._registry_models import RegistryErrorDetail
 from lightsail_images._retry import THROTTLING_STATUS, TRANSIENT_STATUS, Retryable
 
 __all__ = [

@@ -36,7 +36,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 from lightsail_images._errors import RegistryError
-from lightsail_images._models import PushedImage, PushProgress
 from lightsail_images._protocol import HttpRequest, HttpResponse
 from lightsail_images._push import distribution
 from lightsail_images._push.auth import Authenticator, Credentials
@@ -44,6 +43,7 @@ from lightsail_images._push.distribution import Repository, origin, registry_url
 from lightsail_images._push.image import Descriptor, Manifest
 from lightsail_images._push.sources import LocalBlob, LocalImage
 from lightsail_images._push.upload import BlobBody, BlobUpload, Cancelled
+from lightsail_images._registry_models import PushedImage, PushProgress
 from lightsail_images._retry import RetryPolicy, call_with_retries
 from lightsail_images._transport import AttemptFailed, RequestsTransport
 

@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from lightsail_images._errors import ImageSourceError, RegistryError
-from lightsail_images._models import PushProgress
 from lightsail_images._protocol import HttpResponse
 from lightsail_images._push import distribution
 from lightsail_images._push.compress import Cancelled
 from lightsail_images._push.distribution import digest_mismatch, parse_range, resolve_location
 from lightsail_images._push.image import Descriptor, Hasher, new_hasher
 from lightsail_images._push.sources import LocalBlob
+from lightsail_images._registry_models import PushProgress
 from lightsail_images._validation import digest_of
 
 if TYPE_CHECKING:
