@@ -51,8 +51,8 @@ uploaded from there: its compressed digest must be known before the upload
 starts (to ask the registry whether it already has it), and a retried upload
 must send the same bytes again.  A layer is compressed in blocks on the
 image's :class:`~lightsail_images._push.compress.Compressor`, up to
-``max_workers`` threads (the deflater and hashlib release the GIL), and its bytes are
-a function of that layer alone, whatever the number of threads.  Compressed
+``max_workers`` threads (the deflater and hashlib release the GIL), and its
+bytes are a function of that layer alone, whatever the number of threads.  Compressed
 digests are kept in the layer cache (``_push/cache.py``), so a re-run does
 not compress a layer unless it must upload it, and the diff IDs of an
 untouched tarball's layers are kept there too, so a re-run does not hash
@@ -166,9 +166,9 @@ _CHUNK = 1024 * 1024
 # at level 4, within a few per cent of level 6's and of skopeo's (Go's pgzip
 # at its default level), at about 80 MB/s per core (the standard zlib: 43 at
 # level 4, 26 at level 6; zlib-ng's level 2, 111 MB/s, writes 3 % more and
-# level 1 a fifth more).  Changing it changes the
-# digests of every converted layer, so a second push would upload again; the
-# level is part of the layer cache's key.
+# level 1 a fifth more).  Changing it changes the digests of every converted
+# layer, so a second push would upload again; the level is part of the layer
+# cache's key.
 GZIP_LEVEL = 4
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -988,7 +988,7 @@ class LocalImage(Closing):
 
         Up to ``max_workers`` layers are prepared at the same time (hashed, or
         compressed on the image's compressor, whose blocks share its pool of
-        threads): zlib and hashlib release the GIL while they work.  Each
+        threads): the deflater and hashlib release the GIL while they work.  Each
         layer's bytes depend only on the layer, so the digests are the same
         however many workers ran.  The first layer that fails stops the ones
         not yet started.
