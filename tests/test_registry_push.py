@@ -66,7 +66,7 @@ from lightsail_images._push.distribution import Challenge, Repository
 from lightsail_images._push.image import DOCKER_MANIFEST
 from lightsail_images._push.push import RegistrySession
 from lightsail_images._push.sources import open_image
-from lightsail_images._push.upload import BlobBody, Cancelled
+from lightsail_images._push.upload import READ_SIZE, BlobBody, Cancelled
 from lightsail_images._retry import RetryPolicy, RetryQuota
 from lightsail_images._transport import RequestsTransport
 from lightsail_images.testing import set_testing
@@ -787,16 +787,19 @@ def test_missing_docker_content_digest_is_accepted():
     assert distribution.digest_mismatch(answer, "sha256:" + "0" * 64, "the manifest") is None
 
 
+class _NamedBlob:
+    """A blob whose preparation gives its name: enough for _push_blobs' bookkeeping."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def prepare(self, _cancelled):
+        return self.name
+
+
 def test_first_real_failure_cancels_the_other_uploads(monkeypatch):
     session = session_for("127.0.0.1:9")
     failed = threading.Event()
-
-    class Blob:
-        def __init__(self, name):
-            self.name = name
-
-        def prepare(self, _cancelled):
-            return self.name
 
     def fake_push(_session, blob, prepared, _progress):
         if prepared.result() == "bad":
@@ -807,28 +810,57 @@ def test_first_real_failure_cancels_the_other_uploads(monkeypatch):
         session.step(lambda _: None)  # raises Cancelled: the push was called off
 
     monkeypatch.setattr(push_module, "_push_blob", fake_push)
-    image = type("Image", (), {"blobs": (Blob("slow"), Blob("bad"))})()
+    image = type("Image", (), {"blobs": (_NamedBlob("slow"), _NamedBlob("bad"))})()
+    with pytest.raises(RegistryError, match="boom"):
+        push_module._push_blobs(session, image, push_module._Progress(None), max_workers=2)
+
+
+def test_the_real_failure_is_reported_when_a_stopped_worker_finishes_first(monkeypatch):
+    # The failing worker calls the push off before its own future is done; a
+    # worker that stops because of it can be done first, and the main thread
+    # can wake on that one.  The error raised must still be the real one.
+    session = session_for("127.0.0.1:9")
+    first_wait_over = threading.Event()
+    real_wait = push_module.wait
+
+    def wait(futures, **kwargs):
+        result = real_wait(futures, **kwargs)
+        first_wait_over.set()
+        return result
+
+    def fake_push(_session, blob, prepared, _progress):
+        if prepared.result() == "bad":
+            session.cancelled.set()  # as _unless_called_off does, before re-raising
+            assert first_wait_over.wait(5)  # the stopped worker woke the main thread
+            raise RegistryError("boom", http_status_code=400)
+        assert session.cancelled.wait(5)
+        session.step(lambda _: None)  # raises Cancelled: the push was called off
+
+    monkeypatch.setattr(push_module, "wait", wait)
+    monkeypatch.setattr(push_module, "_push_blob", fake_push)
+    image = type("Image", (), {"blobs": (_NamedBlob("slow"), _NamedBlob("bad"))})()
     with pytest.raises(RegistryError, match="boom"):
         push_module._push_blobs(session, image, push_module._Progress(None), max_workers=2)
 
 
 def test_an_upload_body_stops_once_the_push_is_called_off(tmp_path):
-    make_oci_layout(tmp_path / "l")
+    make_oci_layout(tmp_path / "l", layers=[tar_bytes({"a": os.urandom(3 * READ_SIZE)})])
     stop = threading.Event()
     sent = []
     with open_image(tmp_path / "l") as image:
-        blob = image.blobs[0]
+        blob = image.blobs[1]  # the layer: more than one piece
         size = blob.prepare().size
         body = BlobBody(
             blob, length=size, hasher=hashlib.sha256(), on_read=sent.append, cancelled=stop
         )
         assert len(body) == size
-        assert next(iter(body))  # streams...
+        chunks = iter(body)
+        assert next(chunks)  # streams...
         stop.set()
         with pytest.raises(Cancelled):  # ...until called off
-            body.read(10)
+            next(chunks)
         body.close()
-    assert sent == [size]
+    assert sent == [READ_SIZE]
 
 
 # -- memory stays flat for a large layer -----------------------------------------------

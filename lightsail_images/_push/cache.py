@@ -29,10 +29,11 @@ timestamp, the block size and how blocks are cut and flushed) and the
 deflater's name and version (``compress.ENGINE``, zlib-ng's): another
 version may write other bytes for the same input, so it never shares an
 entry.  A diff ID's key: the entry format and the file's state above.  An
-entry repeats every part of its key, and is used only if they all match.  Format 1 entries (one zlib
-stream per layer, before the block-parallel compression) name other bytes;
-format 2 keys never match them, nor do entries written with the standard
-library's zlib (keyed on ``"zlib"``, not ``"deflate"``).
+entry repeats every part of its key, and is used only if they all match.
+Format 1 entries (one zlib stream per layer, before the block-parallel
+compression) name other bytes; format 2 keys never match them, nor do
+entries written with the standard library's zlib (keyed on ``"zlib"``, not
+``"deflate"``).
 
 **Where.**  ``$XDG_CACHE_HOME/lightsail-images/layers``, else
 ``~/.cache/lightsail-images/layers``; directories are created private

@@ -350,6 +350,9 @@ def _push_blobs(
                 future.cancel()
             wait(futures)
             # Report a real failure, not a worker that stopped because of it.
+            # Every future's, now that all are done: the worker that stopped
+            # can finish before the one whose failure stopped it.
+            failed = [f for f in futures if not f.cancelled() and f.exception() is not None]
             real = [f for f in failed if not isinstance(f.exception(), Cancelled)]
             error = (real or failed)[0].exception()
             assert error is not None  # noqa: S101 - filtered above

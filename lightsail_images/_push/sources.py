@@ -52,11 +52,11 @@ starts (to ask the registry whether it already has it), and a retried upload
 must send the same bytes again.  A layer is compressed in blocks on the
 image's :class:`~lightsail_images._push.compress.Compressor`, up to
 ``max_workers`` threads (the deflater and hashlib release the GIL), and its
-bytes are a function of that layer alone, whatever the number of threads.  Compressed
-digests are kept in the layer cache (``_push/cache.py``), so a re-run does
-not compress a layer unless it must upload it, and the diff IDs of an
-untouched tarball's layers are kept there too, so a re-run does not hash
-them either.  The uncompressed bytes are hashed while compressing and must
+bytes are a function of that layer alone, whatever the number of threads.
+Compressed digests are kept in the layer cache (``_push/cache.py``), so a
+re-run does not compress a layer unless it must upload it, and the diff IDs
+of an untouched tarball's layers are kept there too, so a re-run does not
+hash them either.  The uncompressed bytes are hashed while compressing and must
 equal the config's ``rootfs.diff_ids``; a layer that is already
 gzip-compressed in the tarball is pushed as it is, after checking its diff
 ID the same way.
@@ -988,8 +988,8 @@ class LocalImage(Closing):
 
         Up to ``max_workers`` layers are prepared at the same time (hashed, or
         compressed on the image's compressor, whose blocks share its pool of
-        threads): the deflater and hashlib release the GIL while they work.  Each
-        layer's bytes depend only on the layer, so the digests are the same
+        threads): the deflater and hashlib release the GIL while they work.
+        Each layer's bytes depend only on the layer, so the digests are the same
         however many workers ran.  The first layer that fails stops the ones
         not yet started.
         """

@@ -41,8 +41,12 @@ PROGRESS_STEP = 1024 * 1024
 class BlobBody:
     """A blob streamed as a request body, hashed and counted as it goes.
 
-    ``requests`` sends an object with ``read`` and ``__len__`` in small reads
-    with a ``Content-Length``, so the blob never sits in memory whole.
+    ``requests`` sends an iterable with ``__len__`` as it is iterated, with a
+    ``Content-Length``, so the blob never sits in memory whole.  It has no
+    ``read`` on purpose: urllib3 reads a file-like body in blocks of its
+    socket block size (16 KiB), which made every blob thousands of reads,
+    hash updates, progress calls and ``send`` calls; iterated, it goes
+    ``READ_SIZE`` at a time.
     """
 
     def __init__(
@@ -66,21 +70,25 @@ class BlobBody:
         return self._length
 
     def __iter__(self) -> Iterator[bytes]:
-        # requests streams through read(); it looks for __iter__ to decide
-        # that the body is a stream.
-        return iter(lambda: self.read(READ_SIZE), b"")
+        """Yield the blob ``READ_SIZE`` bytes at a time, hashing them.
+
+        Raises:
+            Cancelled: the push was called off.
+            ImageSourceError: the file cannot be read, or ends early.
+
+        """
+        while self._left and (chunk := self._read(READ_SIZE)):
+            yield chunk
 
     @property
     def complete(self) -> bool:
         """Every byte was read (and so hashed)."""
         return self._left == 0
 
-    def read(self, n: int = -1, /) -> bytes:
-        """Read the next ``n`` bytes (at most what is left), hashing them."""
+    def _read(self, n: int) -> bytes:
         if self._cancelled.is_set():
             raise Cancelled
-        if n < 0 or n > self._left:
-            n = self._left
+        n = min(n, self._left)
         try:
             data = self._reader.read(n)
         except OSError as exc:
