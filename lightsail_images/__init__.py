@@ -49,11 +49,6 @@ from lightsail_images._errors import (
 )
 from lightsail_images._models import (
     ContainerImage,
-    DeleteContainerImageResult,
-    ErrorDetails,
-    GetContainerImagesResult,
-    ImageRef,
-    PruneResult,
     RegisterContainerImageResult,
     ResponseMetadata,
 )
@@ -63,6 +58,13 @@ from lightsail_images._version import __version__
 
 if _typing.TYPE_CHECKING:
     from lightsail_images._deploy import DeploymentProgress
+    from lightsail_images._error_models import ErrorDetails
+    from lightsail_images._image_models import (
+        DeleteContainerImageResult,
+        GetContainerImagesResult,
+        ImageRef,
+        PruneResult,
+    )
     from lightsail_images._registry_models import (
         ContainerServiceRegistryLogin,
         CreateContainerServiceRegistryLoginResult,
@@ -152,6 +154,8 @@ if not _typing.TYPE_CHECKING:
     __getattr__ = _lazy_attributes(
         __name__,
         (
+            "lightsail_images._image_models",
+            "lightsail_images._error_models",
             "lightsail_images._service_models",
             "lightsail_images._registry_models",
             "lightsail_images._deploy",

@@ -75,7 +75,8 @@ from lightsail_images._errors import (
     TransportError,
     ValidationProblem,
 )
-from lightsail_images._models import Container, ContainerImage, EndpointRequest, ImageRef
+from lightsail_images._image_models import ImageRef
+from lightsail_images._models import Container, ContainerImage, EndpointRequest
 from lightsail_images._protocol import to_json, wire_members
 from lightsail_images._version import __version__
 

@@ -21,7 +21,6 @@ import secrets
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
 import botocore
 
 from lightsail_images._closing import Closing
@@ -43,8 +42,7 @@ from lightsail_images._errors import (
     TransportError,
     ValidationProblem,
 )
-from lightsail_images._lifecycle import find_registered, plan_prune
-from lightsail_images._models import ContainerImage, ImageRef, PruneResult
+from lightsail_images._models import ContainerImage
 from lightsail_images._operations import CONTAINER_NAME as CONTAINER_NAME_PARAM
 from lightsail_images._operations import (
     CREATE_CONTAINER_SERVICE_DEPLOYMENT,
@@ -82,11 +80,13 @@ if TYPE_CHECKING:
     # The deployment helpers and the models of services, deployments, logs and
     # pushes load on first use (see _public.py): a registration needs none.
     from lightsail_images._deploy import DeploymentProgress, PollSchedule
-    from lightsail_images._models import (
+    from lightsail_images._image_models import (
         DeleteContainerImageResult,
         GetContainerImagesResult,
-        RegisterContainerImageResult,
+        ImageRef,
+        PruneResult,
     )
+    from lightsail_images._models import RegisterContainerImageResult
     from lightsail_images._registry_models import (
         CreateContainerServiceRegistryLoginResult,
         PushProgress,
@@ -321,6 +321,8 @@ class Client(Closing):
             client.delete_container_image(service_name="my-svc", image=":my-svc.web.1")
 
         """
+        from lightsail_images._image_models import ImageRef  # noqa: PLC0415 - loads on first use
+
         name = str(image) if isinstance(image, ImageRef) else image
         return self._invoke(DELETE_CONTAINER_IMAGE, {"service_name": service_name, "image": name})
 
@@ -552,7 +554,7 @@ class Client(Closing):
         """
         self._check_params(
             "deploy_container_image",
-            (SERVICE_NAME_PARAM, attrs.evolve(CONTAINER_NAME_PARAM, required=False)),
+            (SERVICE_NAME_PARAM, CONTAINER_NAME_PARAM._replace(required=False)),
             {"service_name": service_name, "container_name": container_name},
             extra=_timeout_problems("timeout", timeout),
         )
@@ -782,6 +784,8 @@ class Client(Closing):
             return self._ensure(values)
 
     def _ensure(self, values: dict[str, Any]) -> ContainerImage:
+        from lightsail_images._lifecycle import find_registered  # noqa: PLC0415 - loads on first use
+
         def attempt(_: int) -> ContainerImage:
             listing = self.get_container_images(service_name=values["service_name"])
             existing = find_registered(
@@ -849,7 +853,7 @@ class Client(Closing):
             )
         self._check_params(
             "prune_container_images",
-            (SERVICE_NAME_PARAM, attrs.evolve(LABEL_PARAM, required=False)),
+            (SERVICE_NAME_PARAM, LABEL_PARAM._replace(required=False)),
             {"service_name": service_name, "label": label},
             extra=extra,
         )
@@ -861,6 +865,9 @@ class Client(Closing):
             if service.container_service_name == service_name
             for name in service.images_in_use()
         )
+        from lightsail_images._image_models import PruneResult  # noqa: PLC0415 - loads on first use
+        from lightsail_images._lifecycle import plan_prune  # noqa: PLC0415
+
         plan = plan_prune(images, keep=keep, label=label, in_use=in_use)
         if not dry_run:
             for image in plan.delete:
@@ -965,7 +972,7 @@ class Client(Closing):
             )
         self._check_params(
             "push_container_image",
-            (SERVICE_NAME_PARAM, LABEL_PARAM, attrs.evolve(CONTAINER_NAME_PARAM, required=False)),
+            (SERVICE_NAME_PARAM, LABEL_PARAM, CONTAINER_NAME_PARAM._replace(required=False)),
             {"service_name": service_name, "label": label, "container_name": container_name},
             extra=[*workers, *_timeout_problems("deploy_timeout", deploy_timeout)],
         )
@@ -997,7 +1004,8 @@ class Client(Closing):
         max_workers: int,
         insecure_registry: bool,
     ) -> ContainerImage:
-        from lightsail_images._push.cache import LayerCache  # noqa: PLC0415 - only pushes pay
+        from lightsail_images._lifecycle import find_registered  # noqa: PLC0415 - only pushes pay
+        from lightsail_images._push.cache import LayerCache  # noqa: PLC0415
         from lightsail_images._push.image import Manifest  # noqa: PLC0415
         from lightsail_images._push.push import push_image  # noqa: PLC0415
         from lightsail_images._push.sources import GZIP_LEVEL, open_image  # noqa: PLC0415

@@ -23,7 +23,7 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
@@ -341,9 +341,8 @@ def _config_error(exc: Exception, profile_name: str | None) -> ConfigurationErro
 _REGION = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
 
 
-@attrs.frozen
-class Settings:
-    """Everything resolved at construction."""
+class Settings(NamedTuple):
+    """Everything resolved at construction (a named tuple: see ``_protocol.Operation``)."""
 
     region_name: str
     endpoint_url: str

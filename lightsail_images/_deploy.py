@@ -34,7 +34,8 @@ import attrs
 
 from lightsail_images._config import DEFAULT_DEPLOY_TIMEOUT as DEFAULT_TIMEOUT
 from lightsail_images._errors import ParamValidationError, ValidationProblem
-from lightsail_images._models import ContainerImage, ImageRef
+from lightsail_images._image_models import ImageRef
+from lightsail_images._models import ContainerImage
 from lightsail_images._public import present_when_loaded
 from lightsail_images._service_models import Container, Deployment
 

@@ -54,9 +54,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from typing_extensions import Self
 
-from lightsail_images._models import ErrorDetails
-
 if TYPE_CHECKING:
+    from lightsail_images._error_models import ErrorDetails
     from lightsail_images._registry_models import RegistryErrorDetail
     from lightsail_images._service_models import ContainerLogEvent
 

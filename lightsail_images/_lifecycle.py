@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 import attrs
 
-from lightsail_images._models import ContainerImage, ImageRef
+from lightsail_images._image_models import ImageRef
+from lightsail_images._models import ContainerImage
 
 __all__ = ["PrunePlan", "find_registered", "plan_prune"]
 

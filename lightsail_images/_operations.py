@@ -5,8 +5,9 @@ Adding an operation means adding its result model to ``_models.py``, one
 client that calls ``_invoke``; validation, serialization, signing, retries and
 parsing are shared.
 
-The models of the operations that a registration does not need load when
-an operation first parses a response (``_loaded``); see ``_models.py``.
+The models of the operations that a registration does not need (listing and
+deleting images too) load when an operation first parses a response
+(``_loaded``); see ``_models.py``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from lightsail_images._models import (
-    DeleteContainerImageResult,
-    GetContainerImagesResult,
-    RegisterContainerImageResult,
-)
+from lightsail_images._models import RegisterContainerImageResult
 from lightsail_images._protocol import Operation
 from lightsail_images._validation import (
     Param,
@@ -39,6 +34,7 @@ from lightsail_images._validation import (
 )
 
 if TYPE_CHECKING:
+    from lightsail_images._image_models import DeleteContainerImageResult, GetContainerImagesResult
     from lightsail_images._registry_models import CreateContainerServiceRegistryLoginResult
     from lightsail_images._service_models import (
         CreateContainerServiceDeploymentResult,
@@ -87,6 +83,7 @@ def _loaded(module: str, name: str) -> Callable[[], type[Any]]:
     return result
 
 
+_IMAGES = "lightsail_images._image_models"
 _SERVICES = "lightsail_images._service_models"
 _REGISTRY = "lightsail_images._registry_models"
 
@@ -95,15 +92,15 @@ REGISTER_CONTAINER_IMAGE = Operation(
     params=(SERVICE_NAME, LABEL, DIGEST),
     result=lambda: RegisterContainerImageResult,
 )
-GET_CONTAINER_IMAGES = Operation(
+GET_CONTAINER_IMAGES: Operation[GetContainerImagesResult] = Operation(
     name="GetContainerImages",
     params=(SERVICE_NAME,),
-    result=lambda: GetContainerImagesResult,
+    result=_loaded(_IMAGES, "GetContainerImagesResult"),
 )
-DELETE_CONTAINER_IMAGE = Operation(
+DELETE_CONTAINER_IMAGE: Operation[DeleteContainerImageResult] = Operation(
     name="DeleteContainerImage",
     params=(SERVICE_NAME, IMAGE),
-    result=lambda: DeleteContainerImageResult,
+    result=_loaded(_IMAGES, "DeleteContainerImageResult"),
     cross_rules=(image_belongs_to_service,),
 )
 CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN: Operation[CreateContainerServiceRegistryLoginResult] = (
@@ -115,7 +112,7 @@ CREATE_CONTAINER_SERVICE_REGISTRY_LOGIN: Operation[CreateContainerServiceRegistr
 )
 GET_CONTAINER_SERVICES: Operation[GetContainerServicesResult] = Operation(
     name="GetContainerServices",
-    params=(attrs.evolve(SERVICE_NAME, required=False),),
+    params=(SERVICE_NAME._replace(required=False),),
     result=_loaded(_SERVICES, "GetContainerServicesResult"),
 )
 CREATE_CONTAINER_SERVICE_DEPLOYMENT: Operation[CreateContainerServiceDeploymentResult] = Operation(

@@ -30,7 +30,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 import attrs
 import cattrs
@@ -41,7 +41,7 @@ from lightsail_images._errors import (
     ServiceError,
     service_error_class,
 )
-from lightsail_images._models import ErrorDetails, ResponseMetadata
+from lightsail_images._models import ResponseMetadata
 from lightsail_images._validation import CrossRule, Param
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "parse_error",
     "parse_response",
     "redact",
+    "structure",
     "to_json",
     "wire_members",
 ]
@@ -66,9 +67,8 @@ TARGET_PREFIX = "Lightsail_20161128"
 R = TypeVar("R")
 
 
-@attrs.frozen
 class Operation(Generic[R]):
-    """An API operation, described as data.
+    """An API operation, described as data (immutable).
 
     Attributes:
         name: the API's operation name, e.g. ``"RegisterContainerImage"``.
@@ -81,10 +81,37 @@ class Operation(Generic[R]):
 
     """
 
+    # Not an attrs class, nor are the other internal records (named tuples
+    # here and in ``_validation`` and ``_config``; this one is generic, which
+    # a NamedTuple can be only from Python 3.11): a frozen attrs class costs
+    # about 25 KiB of memory and its compile time at import, and every script
+    # pays for these.  The public models stay attrs classes.
+    __slots__ = ("cross_rules", "name", "params", "result")
+
     name: str
     params: tuple[Param, ...]
     result: Callable[[], type[R]]
-    cross_rules: tuple[CrossRule, ...] = ()
+    cross_rules: tuple[CrossRule, ...]
+
+    def __init__(
+        self,
+        name: str,
+        params: tuple[Param, ...],
+        result: Callable[[], type[R]],
+        cross_rules: tuple[CrossRule, ...] = (),
+    ) -> None:
+        set_field = object.__setattr__
+        set_field(self, "name", name)
+        set_field(self, "params", params)
+        set_field(self, "result", result)
+        set_field(self, "cross_rules", cross_rules)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        msg = f"Operation is immutable: cannot set {name!r}"
+        raise AttributeError(msg)
+
+    def __repr__(self) -> str:
+        return f"Operation({self.name!r})"
 
     @property
     def output(self) -> type[R]:
@@ -92,8 +119,7 @@ class Operation(Generic[R]):
         return self.result()
 
 
-@attrs.frozen
-class HttpRequest:
+class HttpRequest(NamedTuple):
     """An unsigned request: what to send, before the signer adds its headers."""
 
     method: str
@@ -102,8 +128,7 @@ class HttpRequest:
     body: bytes
 
 
-@attrs.frozen
-class HttpResponse:
+class HttpResponse(NamedTuple):
     """A response as it came off the wire; header names are lowercased."""
 
     status_code: int
@@ -171,17 +196,6 @@ def _structure_bool(value: Any, _: type) -> bool:
     return value
 
 
-def _structure_mapping(value: Any, cls: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        msg = f"expected a JSON object, got {type(value).__name__}"
-        raise TypeError(msg)
-    (key_type, value_type) = cls.__args__
-    return {
-        converter.structure(key, key_type): converter.structure(item, value_type)
-        for key, item in value.items()
-    }
-
-
 def _unstructure_timestamp(value: dt.datetime) -> int | float:
     # botocore's awsJson timestamps: whole epoch seconds, or with the
     # microseconds added before one division, so the float is rounded once.
@@ -201,14 +215,6 @@ def _structure_metadata(value: Any, _: type) -> ResponseMetadata:
     return value
 
 
-def _structure_tuple(value: Any, cls: Any) -> tuple[Any, ...]:
-    if not isinstance(value, list):
-        msg = f"expected a list, got {type(value).__name__}"
-        raise TypeError(msg)
-    (item_type, _ellipsis) = cls.__args__
-    return tuple(converter.structure(item, item_type) for item in value)
-
-
 def _iso_timestamp(value: dt.datetime) -> str:
     # The AWS CLI's output form, always in UTC: "2024-05-01T12:00:00.250000+00:00".
     if value.tzinfo is None:
@@ -218,8 +224,28 @@ def _iso_timestamp(value: dt.datetime) -> str:
 
 def _make_converter(
     unstructure_timestamp: Callable[[dt.datetime], Any] = _unstructure_timestamp,
+    *,
+    detailed: bool = False,
 ) -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=False)
+    conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=detailed)
+
+    def structure_tuple(value: Any, cls: Any) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            msg = f"expected a list, got {type(value).__name__}"
+            raise TypeError(msg)
+        (item_type, _ellipsis) = cls.__args__
+        return tuple(conv.structure(item, item_type) for item in value)
+
+    def structure_mapping(value: Any, cls: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            msg = f"expected a JSON object, got {type(value).__name__}"
+            raise TypeError(msg)
+        (key_type, value_type) = cls.__args__
+        return {
+            conv.structure(key, key_type): conv.structure(item, value_type)
+            for key, item in value.items()
+        }
+
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(str | None, _structure_optional_str)
     conv.register_structure_hook(int, _structure_int)
@@ -229,11 +255,11 @@ def _make_converter(
     conv.register_structure_hook(ResponseMetadata, _structure_metadata)
     conv.register_structure_hook_func(
         lambda t: getattr(t, "__origin__", None) is tuple,
-        _structure_tuple,
+        structure_tuple,
     )
     conv.register_structure_hook_func(
         lambda t: getattr(t, "__origin__", None) in (Mapping, dict),
-        _structure_mapping,
+        structure_mapping,
     )
 
     def rename_hook(cls: type[Any]) -> Any:
@@ -259,7 +285,38 @@ def _make_converter(
     return conv
 
 
+# The one converter for every model, both ways.  It structures without
+# cattrs' detailed validation: those generated functions wrap every field in
+# its own try block, and compiling them takes about 100 KiB more memory at the
+# first call, which no successful call needs.  A document it refuses is
+# structured again by :func:`_explaining_converter`, which says where it is wrong.
 converter = _make_converter()
+
+
+@functools.cache
+def _explaining_converter() -> cattrs.Converter:
+    """Return a converter with the same hooks and detailed validation, built on first use."""
+    return _make_converter(detailed=True)
+
+
+def structure(data: Any, cls: type[R]) -> R:
+    """Structure ``data`` as ``cls``, exactly as a converter with detailed validation would.
+
+    The plain converter does it; only when it refuses the data is it done
+    again with the same hooks and detailed validation, whose error (a
+    :class:`cattrs.BaseValidationError`, which :func:`cattrs.transform_error`
+    turns into one line per problem, with its path) is the one raised.
+
+    Raises:
+        cattrs.BaseValidationError: ``data`` does not have ``cls``'s shape.
+
+    """
+    try:
+        return converter.structure(data, cls)
+    except Exception:  # noqa: BLE001 - whatever it was, the detailed pass explains it
+        explaining = _explaining_converter()
+    # Outside the handler, so the detailed error does not chain the plain one.
+    return explaining.structure(data, cls)
 
 
 @functools.cache
@@ -424,6 +481,8 @@ def parse_error(
     cls, modeled = service_error_class(code)
     code = redact(code, secrets)
     message = clean(_member(body, "message", "Message"))
+    from lightsail_images._error_models import ErrorDetails  # noqa: PLC0415 - only errors pay
+
     details = ErrorDetails(
         code=clean(_member(body, "code")),
         docs=clean(_member(body, "docs")),
@@ -496,7 +555,7 @@ def parse_response(
         attempts=attempts,
     )
     try:
-        return converter.structure({**body, "ResponseMetadata": metadata}, operation.output)
+        return structure({**body, "ResponseMetadata": metadata}, operation.output)
     except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
         problems = "; ".join(_describe_structure_error(exc))
         raise MalformedResponseError(

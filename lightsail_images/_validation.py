@@ -18,9 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, cast
-
-import attrs
+from typing import Any, NamedTuple, Protocol, cast
 
 from lightsail_images._errors import ValidationProblem
 
@@ -188,7 +186,7 @@ def digest_rule(field: str, value: str) -> list[ValidationProblem]:
 
 def image_name_rule(field: str, value: str) -> list[ValidationProblem]:
     """Check for a registered image name, ``":<service>.<label>.<version>"``."""
-    from lightsail_images._models import ImageRef  # noqa: PLC0415 - avoids an import cycle
+    from lightsail_images._image_models import ImageRef  # noqa: PLC0415 - loads on first use
 
     try:
         ImageRef.parse(value)
@@ -206,7 +204,7 @@ def image_name_rule(field: str, value: str) -> list[ValidationProblem]:
 
 def image_belongs_to_service(values: Mapping[str, Any]) -> list[ValidationProblem]:
     """Check that ``image`` names an image of ``service_name``, not another service's."""
-    from lightsail_images._models import ImageRef  # noqa: PLC0415 - avoids an import cycle
+    from lightsail_images._image_models import ImageRef  # noqa: PLC0415 - loads on first use
 
     service_name, image = values.get("service_name"), values.get("image")
     if not isinstance(service_name, str) or not isinstance(image, str):
@@ -234,12 +232,13 @@ def image_belongs_to_service(values: Mapping[str, Any]) -> list[ValidationProble
 CrossRule = Callable[[Mapping[str, Any]], list[ValidationProblem]]
 
 
-@attrs.frozen
-class Param:
+class Param(NamedTuple):
     """One operation parameter: its names and rules.
 
     ``rules`` run only when parameter validation is on; the type check always
-    runs, because a wrong type cannot be serialized meaningfully.
+    runs, because a wrong type cannot be serialized meaningfully.  A named
+    tuple, not an attrs class, like the other internal records (see
+    ``_protocol.Operation``).
     """
 
     name: str

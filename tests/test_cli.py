@@ -25,8 +25,7 @@ from pathlib import Path
 import pytest
 
 import lightsail_images as li
-from lightsail_images import _cli
-from lightsail_images._errors import ErrorDetails
+from lightsail_images import ErrorDetails, _cli
 from lightsail_images.testing import FakeLightsail
 
 ROOT = Path(__file__).resolve().parent.parent

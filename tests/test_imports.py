@@ -179,6 +179,9 @@ LOADED_ON_FIRST_USE = (
     "lightsail_images._deploy",
     "lightsail_images._service_models",
     "lightsail_images._registry_models",
+    "lightsail_images._image_models",
+    "lightsail_images._error_models",
+    "lightsail_images._lifecycle",
     "lightsail_images._cli",
     "lightsail_images.testing",
     "uuid",
@@ -218,10 +221,11 @@ assert repr(container).startswith("Container(")
     [
         "",
         "from lightsail_images._models import Container, PushProgress",
+        "from lightsail_images._models import ImageRef, ErrorDetails, PruneResult",
         "from lightsail_images._deploy import DeploymentProgress",
         "from lightsail_images.testing import FakeLightsail",
     ],
-    ids=["public", "via-_models", "via-_deploy", "via-testing"],
+    ids=["public", "via-_models", "via-_models-images", "via-_deploy", "via-testing"],
 )
 def test_names_loaded_on_first_use_are_public_however_reached(first: str) -> None:
     # Reached through a private module first or not, a lazily loaded class

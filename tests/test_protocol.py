@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lightsail_images as li
+from lightsail_images import _protocol as protocol
 from lightsail_images._operations import REGISTER_CONTAINER_IMAGE
 from lightsail_images._protocol import HttpResponse, build_request, error_code, parse_response
 
@@ -153,6 +154,44 @@ def test_malformed_success_bodies_raise_a_library_error(body: bytes, needle: str
     assert "rid-9" in message
     assert info.value.request_id == "rid-9"
     assert info.value.http_status_code == 200
+
+
+def test_only_a_refused_body_builds_the_explaining_converter() -> None:
+    # A good body is structured by the plain converter alone; a bad one is
+    # structured again with detailed validation, whose error names the path.
+    protocol._explaining_converter.cache_clear()
+    good = {
+        "containerImage": {"image": ":svc.web.1", "digest": "sha256:" + "a" * 64, "createdAt": 1}
+    }
+    parse(HttpResponse(200, {}, json.dumps(good).encode()))
+    assert protocol._explaining_converter.cache_info().currsize == 0
+    bad = {"containerImage": {"image": ":svc.web.1", "digest": 7, "createdAt": 1}}
+    with pytest.raises(li.MalformedResponseError) as info:
+        parse(HttpResponse(200, {}, json.dumps(bad).encode()))
+    assert protocol._explaining_converter.cache_info().currsize == 1
+    assert "expected str @ container_image.digest" in str(info.value)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["image", "digest", "createdAt", "x"]),
+        st.one_of(
+            st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)
+        ),
+    )
+)
+def test_the_plain_and_the_detailed_converter_agree(image: dict[str, object]) -> None:
+    # The plain converter's answer (a model, or a refusal) is the detailed one's.
+    kind = li.ContainerImage
+    try:
+        plain: object = protocol.converter.structure(image, kind)
+    except Exception:
+        plain = None
+    try:
+        detailed: object = protocol._explaining_converter().structure(image, kind)
+    except Exception:
+        detailed = None
+    assert plain == detailed
 
 
 @given(st.binary(max_size=300))

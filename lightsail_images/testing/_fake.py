@@ -45,7 +45,7 @@ from lightsail_images._models import (
     ResourceLocation,
 )
 from lightsail_images._operations import CONTAINER_NAME, DIGEST, IMAGE, LABEL, SERVICE_NAME
-from lightsail_images._protocol import CONTENT_TYPE, TARGET_PREFIX, converter, to_json
+from lightsail_images._protocol import CONTENT_TYPE, TARGET_PREFIX, structure, to_json
 from lightsail_images._signing import SIGNING_NAME
 from lightsail_images._validation import (
     Param,
@@ -114,8 +114,7 @@ _GENERIC_TIP = "Check the request against the Lightsail API reference and try ag
 def _wire(param: Param, *, required: bool | None = None) -> Param:
     # The server speaks the wire's member names, so its messages name
     # ``serviceName``, not the Python keyword ``service_name``.
-    return attrs.evolve(
-        param,
+    return param._replace(
         name=param.wire_name,
         required=param.required if required is None else required,
     )
@@ -1103,7 +1102,7 @@ def _structure_member(params: Mapping[str, Any], member: str, kind: Any) -> Any:
     # JSON of the wrong shape is the front door's SerializationException, as
     # the service answers it; the values' rules are InvalidInputException.
     try:
-        return converter.structure(params.get(member), kind)
+        return structure(params.get(member), kind)
     except (cattrs.BaseValidationError, TypeError, ValueError, KeyError) as exc:
         detail = "; ".join(
             cattrs.transform_error(exc, path=member)
