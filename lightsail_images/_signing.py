@@ -35,16 +35,18 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from botocore.auth import SIGV4_TIMESTAMP
+from botocore.auth import SIGNED_HEADERS_BLACKLIST, SIGV4_TIMESTAMP
 from botocore.awsrequest import AWSRequest
 
 from lightsail_images._credentials import StaticCredentials, find_static_credentials
 from lightsail_images._errors import ConfigurationError, NoCredentialsError
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from lightsail_images._config import SessionSource
     from lightsail_images._protocol import HttpRequest
 
@@ -64,15 +66,19 @@ if TYPE_CHECKING:
         def __init__(
             self, credentials: FrozenCredentials, service_name: str, region_name: str
         ) -> None: ...
-        def headers_to_sign(self, request: AWSRequest) -> Any: ...
-        def payload(self, request: AWSRequest) -> str: ...
-        def canonical_request(self, request: AWSRequest) -> str: ...
-        def string_to_sign(self, request: AWSRequest, canonical_request: str) -> str: ...
-        def signature(self, string_to_sign: str, request: AWSRequest) -> str: ...
-        def add_auth(self, request: AWSRequest) -> None: ...
+        def headers_to_sign(self, request: _Request) -> Any: ...
+        def signed_headers(self, headers_to_sign: Any) -> str: ...
+        def payload(self, request: _Request) -> str: ...
+        def canonical_request(self, request: _Request) -> str: ...
+        def string_to_sign(self, request: _Request, canonical_request: str) -> str: ...
+        def signature(self, string_to_sign: str, request: _Request) -> str: ...
+        def add_auth(self, request: _Request) -> None: ...
         def _sign(self, key: bytes, msg: str, hex: bool = False) -> Any: ...  # noqa: A002 - botocore's signature
-        def _modify_request_before_signing(self, request: AWSRequest) -> None: ...
-        def _inject_signature_to_request(self, request: AWSRequest, signature: str) -> None: ...
+        def _modify_request_before_signing(self, request: _Request) -> None: ...
+        def _inject_signature_to_request(self, request: _Request, signature: str) -> None: ...
+
+    # What SigV4Auth reads a request through: botocore's AWSRequest, or ours.
+    _Request: TypeAlias = "AWSRequest | _SigningRequest"
 
 else:
     from botocore.auth import SigV4Auth
@@ -102,6 +108,9 @@ class FrozenCredentials(NamedTuple):
         # Never show the secret or the token, even in a debugger.
         return f"FrozenCredentials(access_key={self.access_key[:4]!r}..., secret_key=***)"
 
+
+# Header names SigV4Auth never signs, as a set (botocore keeps a list).
+_NOT_SIGNED = frozenset(SIGNED_HEADERS_BLACKLIST)
 
 _KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
 
@@ -223,6 +232,9 @@ class CredentialSource:
         self._lock = threading.Lock()
         self._chain: Any = None
         self._checked: FrozenCredentials | None = None
+        # Keys found by the fast path (environment, a profile's plain keys)
+        # never change, like explicit ones: once checked, they are the answer.
+        self._fixed: FrozenCredentials | None = None
         self._secrets = _RecentSecrets()
         if explicit is not None:
             self._check(explicit, "argument")
@@ -247,6 +259,8 @@ class CredentialSource:
         """Return current credentials, refreshing expiring ones via botocore."""
         if self._explicit is not None:
             return self._explicit
+        if self._fixed is not None:
+            return self._fixed
         from botocore.exceptions import BotoCoreError  # noqa: PLC0415 - lazy import
 
         try:
@@ -273,10 +287,13 @@ class CredentialSource:
                 reason=reason,
                 setting="aws_access_key_id",
             )
-        return self._check(
+        checked = self._check(
             FrozenCredentials(frozen.access_key, frozen.secret_key, frozen.token or None),
             getattr(chain, "method", None),
         )
+        if isinstance(chain, StaticCredentials):
+            self._fixed = checked
+        return checked
 
     def _check(self, credentials: FrozenCredentials, method: str | None) -> FrozenCredentials:
         """Check credentials the first time they are seen, and remember their secrets.
@@ -361,6 +378,87 @@ class _SigningKeys:
         return last[2]
 
 
+class _Headers:
+    """The part of botocore's ``HTTPHeaders`` that ``SigV4Auth`` uses, with its semantics.
+
+    ``HTTPHeaders`` is an ``email.message.Message``: every lookup goes through
+    its header policy (two function calls and a surrogate check per header
+    looked at), which was most of the time spent signing.  This map behaves
+    as it does for the ``str`` names and values we sign: names compare
+    without case; setting a name adds a value (it never replaces one);
+    ``del`` removes every value of a name (a missing one is no error);
+    ``[]`` and ``get`` give the first value or None; ``get_all`` gives every
+    value in order, or ``failobj``; iteration, ``keys`` and ``items`` keep the
+    order of insertion, duplicates included.  ``tests/test_signing_oracle.py``
+    compares whole signatures with botocore's on a real ``AWSRequest``.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        # (lowercase name, name as given, value)
+        self._items = [(name.lower(), name, value) for name, value in items]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._items.append((name.lower(), name, value))
+
+    def __delitem__(self, name: str) -> None:
+        lower = name.lower()
+        self._items = [item for item in self._items if item[0] != lower]
+
+    def __contains__(self, name: object) -> bool:
+        lower = cast("str", name).lower()
+        for item in self._items:  # noqa: SIM110 - any() and a generator cost twice as much
+            if item[0] == lower:
+                return True
+        return False
+
+    def __getitem__(self, name: str) -> str | None:
+        return self.get(name)
+
+    def get(self, name: str, failobj: str | None = None) -> str | None:
+        lower = name.lower()
+        for item in self._items:
+            if item[0] == lower:
+                return item[2]
+        return failobj
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        lower = name.lower()
+        return [item[2] for item in self._items if item[0] == lower] or failobj
+
+    def __iter__(self) -> Iterator[str]:
+        return (item[1] for item in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def keys(self) -> list[str]:
+        return [item[1] for item in self._items]
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(item[1], item[2]) for item in self._items]
+
+
+class _SigningRequest:
+    """What ``SigV4Auth`` reads of an ``AWSRequest``, for a bytes body and no ``params``.
+
+    ``AWSRequest`` keeps its headers in an ``HTTPHeaders``; this keeps them in
+    a :class:`_Headers`.  Its ``body`` (which ``SigV4Auth.payload`` reads) is
+    never read: :class:`_QuietSigV4Auth` hashes ``data`` itself.
+    """
+
+    __slots__ = ("context", "data", "headers", "method", "params", "url")
+
+    def __init__(self, method: str, url: str, headers: _Headers, data: bytes) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.data = data
+        self.params: dict[str, str] = {}  # the query stays in the URL, as with AWSRequest
+        self.context: dict[str, Any] = {}
+
+
 class _QuietSigV4Auth(SigV4Auth):
     """SigV4Auth with a settable clock, a kept signing key, and no secret-bearing DEBUG logs."""
 
@@ -375,22 +473,38 @@ class _QuietSigV4Auth(SigV4Auth):
         self._now = now
         self._keys = keys
         self._headers_to_sign: Any = None
+        self._signed_headers: str | None = None
 
-    def headers_to_sign(self, request: AWSRequest) -> Any:
+    def headers_to_sign(self, request: _Request) -> Any:
         # canonical_request and _inject_signature_to_request each work this
         # out; add_auth below changes no header in between, so the second
         # answer is the first.  One instance signs one request.
         if self._headers_to_sign is None:
-            self._headers_to_sign = super().headers_to_sign(request)
+            # SigV4Auth.headers_to_sign, step for step, into a _Headers instead
+            # of an HTTPHeaders.  Signer.sign always puts the host in.
+            header_map = _Headers()
+            for name, value in request.headers.items():
+                lower = name.lower()
+                if lower not in _NOT_SIGNED:
+                    header_map[lower] = value
+            if "host" not in header_map:
+                header_map["host"] = super().headers_to_sign(request)["host"]
+            self._headers_to_sign = header_map
         return self._headers_to_sign
 
-    def payload(self, request: AWSRequest) -> str:
+    def signed_headers(self, headers_to_sign: Any) -> str:
+        # Asked for twice too, of the one kept headers_to_sign answer.
+        if self._signed_headers is None:
+            self._signed_headers = super().signed_headers(headers_to_sign)
+        return self._signed_headers
+
+    def payload(self, request: _Request) -> str:
         # SigV4Auth.payload's answer for our requests (bytes bodies, always
         # signed, no trailing checksums), without reading ``request.body``,
         # which prepares the whole request a second time just to return them.
         return hashlib.sha256(request.data or b"").hexdigest()
 
-    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+    def signature(self, string_to_sign: str, request: _Request) -> str:
         # SigV4Auth.signature, with the signing key from the Signer's _SigningKeys.
         date = request.context["timestamp"][0:8]
         key = self._keys.get(self.credentials.secret_key, date, self._signing_key)
@@ -403,7 +517,7 @@ class _QuietSigV4Auth(SigV4Auth):
         k_service = self._sign(k_region, self._service_name)
         return cast("bytes", self._sign(k_service, "aws4_request"))
 
-    def add_auth(self, request: AWSRequest) -> None:
+    def add_auth(self, request: _Request) -> None:
         # Same steps as SigV4Auth.add_auth, in the same order, without logging.
         request.context["timestamp"] = self._now.strftime(SIGV4_TIMESTAMP)
         self._modify_request_before_signing(request)
@@ -453,18 +567,15 @@ class Signer:
         signing, as botocore does, so they are not part of the signature.
         """
         credentials = self._credentials.get()
-        aws_request = AWSRequest(
-            method=request.method,
-            url=request.url,
-            # The Host value SigV4Auth would derive from the URL for every
-            # request (a seventh of signing), derived once per URL by the same
-            # function.  Only signed: the HTTP library writes the Host header.
-            headers={**request.headers, "host": self._host(request.url, credentials)},
-            data=request.body,
-        )
+        headers_in = _Headers(request.headers.items())
+        # The Host value SigV4Auth would derive from the URL for every
+        # request (a seventh of signing), derived once per URL by the same
+        # function.  Only signed: the HTTP library writes the Host header.
+        headers_in["host"] = self._host(request.url, credentials)
+        signing_request = _SigningRequest(request.method, request.url, headers_in, request.body)
         now = self._clock() + self.clock_offset
-        _QuietSigV4Auth(credentials, self._region, now, self._keys).add_auth(aws_request)
-        headers = {name: value for name, value in aws_request.headers.items() if name != "host"}
+        _QuietSigV4Auth(credentials, self._region, now, self._keys).add_auth(signing_request)
+        headers = {name: value for name, value in headers_in.items() if name != "host"}
         headers.update(extra_headers)
         return headers
 

@@ -41,10 +41,11 @@ from typing import Any, NamedTuple, Protocol
 
 import requests
 import requests.adapters
+import requests.utils
 import urllib3
 import urllib3.connection
+import urllib3.connectionpool
 import urllib3.exceptions
-from requests.structures import CaseInsensitiveDict
 from typing_extensions import Self
 
 from lightsail_images._errors import TransportError
@@ -77,10 +78,17 @@ DEADLINE_FACTOR = 2
 # sends neither (HTTP/1.1 keeps connections alive anyway).  A None value removes
 # a session default, so our requests carry exactly botocore's headers.
 _DROP_SESSION_DEFAULTS: dict[str, str | None] = {"Accept": None, "Connection": None}
+# Bodies are read in blocks no larger than this: http.client sizes its buffer
+# by the amount asked for when a body's length is unknown.
+_READ_BLOCK = 65536
 # Routes cached per (method, URL): one for each Lightsail operation, and a
 # bounded number of a push's registry URLs.
 _MAX_ROUTES = 64
 _MISSING = object()
+
+
+def _proxies_key(proxies: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(proxies.items())) if proxies else ()
 
 
 class AttemptFailed(Exception):
@@ -111,13 +119,15 @@ class AttemptFailed(Exception):
 
 
 class UploadBody(Protocol):
-    """A request body streamed from disk: read in small pieces, with a known length."""
+    """A request body streamed from disk: iterated in pieces, with a known length.
+
+    Sent as it is iterated, in its own pieces.  A body with ``read`` would be
+    read by urllib3 in 16 KiB blocks, however large its own pieces are.
+    """
 
     def __len__(self) -> int: ...
 
     def __iter__(self) -> Iterator[bytes]: ...
-
-    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class _Route(NamedTuple):
@@ -178,6 +188,7 @@ class RequestsTransport:
             with deadline:
                 if self._owns_session:
                     response = self._send_direct(request, headers, data, timeout)
+                    content = _read_direct(response.raw, _limit(response), deadline)
                 else:
                     response = self._session.request(
                         request.method,
@@ -197,12 +208,7 @@ class RequestsTransport:
                     )
                     # The caller's adapter has no deadline hook: the body, at least.
                     deadline.watch(_socket_of(response))
-                try:
-                    ok = 200 <= response.status_code < 300  # noqa: PLR2004 - the 2xx range
-                    content = _read_capped(response, MAX_BODY_BYTES if ok else MAX_ERROR_BODY_BYTES)
-                    deadline.finish()
-                finally:
-                    response.close()
+                    content = _read_capped(response, _limit(response), deadline)
             if deadline.expired:
                 # Cut off mid-headers, http.client may take what came as all
                 # there is: never trust a response the deadline ended.
@@ -217,7 +223,10 @@ class RequestsTransport:
             raise AttemptFailed(_describe(exc, request.url), timeout=False) from exc
         return HttpResponse(
             status_code=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
+            # By name, so repeated headers are joined with ", " (as
+            # CaseInsensitiveDict and urllib3's [] join them; urllib3's
+            # items() gives each value apart).
+            headers={name.lower(): response.headers[name] for name in response.headers},
             body=content,
         )
 
@@ -235,7 +244,7 @@ class RequestsTransport:
         # prepare_headers would check every header the way http.client checks
         # it again before sending it (a twentieth of a call's CPU), and
         # prepare_body, given bytes, only sets them and their length (urllib3
-        # streams a body with read() in blocks).
+        # sends an iterable body piece by piece).
         prepared = requests.PreparedRequest()
         prepared.method, prepared.url = route.prepared.method, route.prepared.url
         # A plain dict: the signer's names are unique whatever their case, the
@@ -288,11 +297,17 @@ def _no_netrc_auth(request: requests.PreparedRequest) -> requests.PreparedReques
     return request
 
 
-def _read_capped(response: requests.Response, limit: int) -> bytes:
+def _limit(response: requests.Response) -> int:
+    ok = 200 <= response.status_code < 300  # noqa: PLR2004 - the 2xx range
+    return MAX_BODY_BYTES if ok else MAX_ERROR_BODY_BYTES
+
+
+def _read_capped(response: requests.Response, limit: int, deadline: _Deadline) -> bytes:
+    """Read at most ``limit`` bytes of a caller's session's response (any adapter's); close it."""
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.iter_content(chunk_size=65536):
+        for chunk in response.iter_content(chunk_size=_READ_BLOCK):
             room = limit - size
             if len(chunk) >= room:
                 chunks.append(chunk[:room])
@@ -300,12 +315,68 @@ def _read_capped(response: requests.Response, limit: int) -> bytes:
                 break
             chunks.append(chunk)
             size += len(chunk)
+        deadline.finish()
     except requests.exceptions.ConnectionError as exc:
         # requests reports a read timeout *in the body* as a ConnectionError
         # wrapping urllib3's ReadTimeoutError; it is a timeout all the same.
         if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
             raise requests.exceptions.ReadTimeout(*exc.args, request=exc.request) from exc
         raise
+    finally:
+        response.close()
+    return b"".join(chunks)
+
+
+def _read_direct(raw: urllib3.BaseHTTPResponse, limit: int, deadline: _Deadline) -> bytes:
+    """Read at most ``limit`` bytes of our own adapter's response; release its connection.
+
+    The body ``iter_content`` would give (decoded as it decodes), read with
+    urllib3's ``read`` without its two generators and ``stream`` loop, and
+    urllib3's errors translated as it translates them, except that a read
+    timeout in the body is a ``ReadTimeout`` (as :func:`_read_capped` makes
+    it).  The connection goes back to the pool only when the body was read
+    to its end, as ``requests.Response.close`` decides; a body past the cap
+    is not read, and that connection is dropped.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    complete = False
+    # Not encoded: urllib3 gives the body's bytes as they come (no decoder).
+    plain = "content-encoding" not in raw.headers
+    try:
+        while size < limit:
+            want = min(_READ_BLOCK, limit - size)
+            # The rest of a body of known length, asked for exactly: urllib3
+            # then reads once, where asked for more it reads again to find
+            # the end.  (Not 0: a read of nothing reads nothing.)
+            remaining = raw.length_remaining
+            exact = False
+            if plain and remaining is not None and 0 < remaining <= want:
+                want, exact = remaining, True
+            chunk = raw.read(want, decode_content=True)
+            chunks.append(chunk)
+            size += len(chunk)
+            # The end of the body: a short read (empty, or less than asked
+            # for) or the exact rest, once the connection's body is closed, as
+            # urllib3's stream() decides.  (Before that, a decoder may give
+            # less than asked.)
+            if (len(chunk) < want or exact) and raw.closed:
+                complete = True
+                break
+        # Before the connection can go back to the pool for another request.
+        deadline.finish()
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ReadTimeout(exc) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+    finally:
+        if not complete:
+            raw.close()
+        raw.release_conn()
     return b"".join(chunks)
 
 
@@ -547,9 +618,72 @@ class _DeadlineAdapter(requests.adapters.HTTPAdapter):
         # Copies: the caller may change what it gets.
         return dict(host_params), dict(pool_kwargs)
 
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: Any,
+        proxies: Any = None,
+        cert: Any = None,
+    ) -> Any:  # urllib3.HTTPConnectionPool
+        # HTTPAdapter's answer without working out the pool key every time:
+        # the key and its context are kept per URL and settings, and the pool
+        # is looked up by that key in the pool manager on every request, as
+        # PoolManager.connection_from_host does last.  So a pool the manager
+        # has evicted (and closed) is never used again: the manager makes a
+        # new one.  Through a proxy, requests' own way every time.
+        found = self._remember(
+            ("pool", request.url, verify, cert, _proxies_key(proxies)),
+            lambda: self._pool_key(request, verify, proxies, cert),
+        )
+        if found is None:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        manager, pool_key, context = found
+        if manager is not self.poolmanager:  # init_poolmanager ran again
+            self._memo.clear()
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        # A copy: a new pool's construction takes entries out of it.
+        return manager.connection_from_pool_key(pool_key, request_context=dict(context))
+
+    def _pool_key(
+        self, request: requests.PreparedRequest, verify: Any, proxies: Any, cert: Any
+    ) -> tuple[urllib3.PoolManager, Any, dict[str, Any]] | None:
+        """Work out what PoolManager.connection_from_host does before the lookup, or None.
+
+        None (proxies, a URL requests refuses) leaves the request to requests.
+        """
+        if requests.utils.select_proxy(request.url or "", proxies):
+            return None
+        try:
+            host_params, pool_kwargs = self.build_connection_pool_key_attributes(
+                request, verify, cert
+            )
+        except ValueError:
+            return None
+        manager = self.poolmanager
+        scheme = (host_params["scheme"] or "http").lower()
+        key_function = manager.key_fn_by_scheme.get(scheme)
+        if not host_params["host"] or key_function is None:
+            return None
+        # PoolManager._merge_pool_kwargs, then connection_from_host.
+        context = dict(manager.connection_pool_kw)
+        for name, value in pool_kwargs.items():
+            if value is None:
+                context.pop(name, None)
+            else:
+                context[name] = value
+        context["scheme"] = host_params["scheme"] or "http"
+        port = host_params["port"]
+        context["port"] = (
+            urllib3.connectionpool.port_by_scheme.get(scheme, 80) if port is None else port
+        )
+        context["host"] = host_params["host"]
+        if "strict" in context:  # urllib3 warns and drops it; let it
+            return None
+        return manager, key_function(context), context
+
     def request_url(self, request: requests.PreparedRequest, proxies: Any) -> str:
         url: str = self._remember(
-            ("url", request.url, tuple(sorted((proxies or {}).items()))),
+            ("url", request.url, _proxies_key(proxies)),
             lambda: super(_DeadlineAdapter, self).request_url(request, proxies),
         )
         return url
@@ -559,7 +693,9 @@ class _DeadlineAdapter(requests.adapters.HTTPAdapter):
         # get_encoding_from_headers (see the class docstring).
         response = requests.Response()
         response.status_code = resp.status
-        response.headers = CaseInsensitiveDict(resp.headers)
+        # urllib3's own headers, already case-insensitive: not copied into a
+        # CaseInsensitiveDict (RequestsTransport.send reads them once).
+        response.headers = resp.headers
         response.raw = resp
         response.reason = resp.reason
         response.url = req.url or ""

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gzip
 import pathlib
 import threading
 import time
 
-import botocore.auth
-import botocore.credentials
 import botocore.session
 import pytest
+import requests.adapters
 import requests.utils
 import responses
-from botocore.awsrequest import AWSRequest
+import urllib3.poolmanager
 
 import lightsail_images as li
 from lightsail_images import _config, _signing, _transport
@@ -36,6 +36,14 @@ from lightsail_images._protocol import build_request
 from tests.scripted_server import Reply, scripted_server
 from tests.test_push_hostile import SLOW_BODY, trickling_server
 from tests.test_push_hostile import TIMEOUT as TRICKLE_TIMEOUT
+from tests.test_signing_oracle import botocore_headers
+
+# requests 2.32.2 and later: the adapter's documented hooks for the pool
+# lookup.  Before, requests never calls them and looks the pool up its own way.
+needs_pool_hooks = pytest.mark.skipif(
+    not hasattr(requests.adapters.HTTPAdapter, "get_connection_with_tls_context"),
+    reason="requests before 2.32.2 has no pool-lookup hooks to override",
+)
 
 URL = "https://lightsail.us-east-1.amazonaws.com/"
 DIGEST = "sha256:" + "fa" * 32
@@ -201,18 +209,8 @@ def test_a_header_http_cannot_carry_is_a_configuration_error_and_never_sent() ->
 def botocore_authorization(
     secret: str, when: dt.datetime, request: li._protocol.HttpRequest, token: str | None
 ) -> str:
-    aws_request = AWSRequest(
-        method=request.method, url=request.url, headers=dict(request.headers), data=request.body
-    )
-    credentials = botocore.credentials.Credentials("AKIDFAST", secret, token)
-    auth = botocore.auth.SigV4Auth(credentials, "lightsail", "eu-west-2")
-    original = botocore.auth.get_current_datetime
-    botocore.auth.get_current_datetime = lambda: when.replace(tzinfo=None)
-    try:
-        auth.add_auth(aws_request)
-    finally:
-        botocore.auth.get_current_datetime = original
-    return str(aws_request.headers["Authorization"])
+    credentials = _signing.FrozenCredentials("AKIDFAST", secret, token)
+    return botocore_headers(request, credentials, "eu-west-2", when)["Authorization"]
 
 
 @pytest.mark.parametrize(
@@ -255,6 +253,7 @@ def test_set_cookie_answers_are_read_and_no_cookie_is_ever_sent() -> None:
     assert [r.path for r in server.requests] == ["/", "/"]
 
 
+@needs_pool_hooks
 def test_the_adapter_remembers_only_a_bounded_number_of_urls() -> None:
     adapter = _transport._DeadlineAdapter()
     for number in range(3 * _transport._MAX_ROUTES):
@@ -269,6 +268,70 @@ def test_the_adapter_remembers_only_a_bounded_number_of_urls() -> None:
     plain = requests.Request("POST", "http://lightsail.example/").prepare()
     assert adapter.request_url(plain, {}) == "/"
     assert adapter.request_url(plain, {"http": "http://proxy:3128"}) == "http://lightsail.example/"
+
+
+@needs_pool_hooks
+def test_the_pool_key_is_worked_out_once_per_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    original = urllib3.poolmanager.key_fn_by_scheme["http"]
+
+    def counting(context: dict[str, object]) -> object:
+        made.append(str(context["host"]))
+        return original(context)
+
+    with scripted_server(default=Reply.json(200, OK)) as server:
+        client = li.Client("us-east-1", endpoint_url=server.url, **KEYS)  # type: ignore[arg-type]
+        adapter = client._transport._adapter
+        assert adapter is not None
+        monkeypatch.setitem(adapter.poolmanager.key_fn_by_scheme, "http", counting)
+        for _ in range(5):
+            register(client)
+        assert made == ["127.0.0.1"]
+        assert len({r.peer for r in server.requests}) == 1  # one pool, one connection
+
+
+@needs_pool_hooks
+@pytest.mark.parametrize("proxies", [{}, {"https": "http://proxy.example:3128"}])
+def test_a_pool_the_manager_evicted_is_never_used_again(proxies: dict[str, str]) -> None:
+    # One pool at a time: asking for another host evicts (and closes) the first.
+    adapter = _transport._DeadlineAdapter(pool_connections=1)
+    first, second = (
+        requests.Request("POST", f"https://{host}.example/").prepare() for host in ("a", "b")
+    )
+
+    def requests_answer(request: requests.PreparedRequest) -> object:
+        return requests.adapters.HTTPAdapter.get_connection_with_tls_context(
+            adapter, request, True, proxies, None
+        )
+
+    pool = adapter.get_connection_with_tls_context(first, True, proxies, None)
+    assert adapter.get_connection_with_tls_context(first, True, proxies, None) is pool
+    assert requests_answer(first) is pool
+    assert adapter.get_connection_with_tls_context(second, True, proxies, None) is not pool
+    again = adapter.get_connection_with_tls_context(first, True, proxies, None)
+    assert again is not pool  # a new pool, the manager's own
+    assert requests_answer(first) is again
+
+
+def test_a_body_read_to_its_end_keeps_the_connection_and_one_past_the_cap_drops_it() -> None:
+    error = b'{"__type": "InvalidInputException", "message": "'
+    too_long = Reply(400, error + b"x" * 70000)
+    # 64 KiB exactly: one whole block, the end found by one more read.
+    one_block = Reply(400, error + b"x" * (65536 - len(error) - 2) + b'"}')
+    short = Reply.json(400, {"__type": "InvalidInputException", "message": "no"})
+    ok = Reply.json(200, OK)
+    gzipped = Reply(200, gzip.compress(ok.body), {**ok.headers, "Content-Encoding": "gzip"})
+    replies = (short, ok, one_block, gzipped, too_long, ok)
+    with scripted_server(*replies) as server:
+        config = li.ClientConfig(max_attempts=1)
+        client = li.Client("us-east-1", endpoint_url=server.url, config=config, **KEYS)  # type: ignore[arg-type]
+        for _ in range(3):
+            with pytest.raises(li.ServiceError):
+                register(client)
+            assert register(client).container_image.digest == DIGEST
+    peers = [r.peer for r in server.requests]
+    assert len(set(peers[:5])) == 1  # each read whole: kept
+    assert peers[5] != peers[4]  # 64 KiB read of 70 KB: dropped
 
 
 # --- the deadline watchdog: cheap per request ------------------------------------------------

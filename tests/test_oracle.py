@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 import lightsail_images as li
 from lightsail_images import _client
 from tests.scripted_server import Reply, scripted_server
+from tests.test_signing_oracle import botocore_clock
 
 pytestmark = pytest.mark.oracle
 
@@ -51,7 +52,7 @@ def our_client(url: str) -> li.Client:
 
 
 def test_request_bytes_and_signature_match_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: FROZEN.replace(tzinfo=None))
+    monkeypatch.setattr(botocore.auth, *botocore_clock(FROZEN))
     success = Reply.json(
         200, {"containerImage": {"image": ":svc.web.1", "digest": DIGEST, "createdAt": 1.5}}
     )
@@ -211,7 +212,7 @@ def test_lifecycle_requests_match_botocore_byte_for_byte(
     theirs_call: object,
     reply: dict[str, object],
 ) -> None:
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: FROZEN.replace(tzinfo=None))
+    monkeypatch.setattr(botocore.auth, *botocore_clock(FROZEN))
     with scripted_server(default=Reply.json(200, reply)) as server:
         theirs_call(botocore_client(server.url))  # type: ignore[operator]
         ours_call(our_client(server.url))  # type: ignore[operator]

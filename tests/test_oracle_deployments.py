@@ -19,6 +19,7 @@ import lightsail_images as li
 from lightsail_images._protocol import converter
 from tests.scripted_server import Reply, scripted_server
 from tests.test_oracle import FROZEN, botocore_client, our_client
+from tests.test_signing_oracle import botocore_clock
 
 pytestmark = pytest.mark.oracle
 
@@ -184,7 +185,7 @@ def _plain(value: Any) -> Any:
 def test_requests_match_botocore_byte_for_byte(
     monkeypatch: pytest.MonkeyPatch, ours_call: Any, theirs_call: Any, reply: dict[str, Any]
 ) -> None:
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: FROZEN.replace(tzinfo=None))
+    monkeypatch.setattr(botocore.auth, *botocore_clock(FROZEN))
     with scripted_server(default=Reply.json(200, reply)) as server:
         theirs_call(botocore_client(server.url))
         ours_call(our_client(server.url))
