@@ -39,7 +39,8 @@ The figures (docs/performance.md says more):
 
 cold wall
     Wall time of a whole process: interpreter start, import, client creation,
-    one call, exit.  Measured by the parent from spawn to reap.
+    one call, exit.  Measured from fork to reap by a bare launcher process
+    (``launch.py``), which also reads the CPU time and peak RSS below.
 cold CPU
     User + system CPU time of that process, from ``wait4``; less noisy than wall.
 peak RSS
@@ -76,8 +77,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
+
+from launch import FLOORS, run_process
 
 SERVICE = "bench-svc"
 LABEL = "web"
@@ -271,27 +273,6 @@ def path_environment(path: str, env: dict[str, str]) -> dict[str, str]:
             "AWS_SHARED_CREDENTIALS_FILE": str(files / "credentials"),
         }
     return env
-
-
-def run_process(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
-    """Run a process to its end; return wall s, CPU s, peak RSS MiB and its output.
-
-    Output goes to temporary files, so the parent can reap the child itself
-    with ``os.wait4`` and get that one child's resource usage.
-    """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, cwd=env["HOME"])
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        msg = f"{argv!r} failed with exit code {proc.returncode}:\n{stderr}"
-        raise RuntimeError(msg)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout + stderr
 
 
 def warm_per_call(
@@ -497,6 +478,9 @@ def report(
             f"  {what:<46} {wall * 1e3:6.1f} ms ({wall / boto3_wall:.3f})"
             f"  {rss:5.1f} MiB ({rss / boto3_rss:.3f})"
         )
+    lines.append(
+        f"  (a process below the launcher's {max(FLOORS):.1f} MiB at fork reads as that; launch.py)"
+    )
     lines.append("")
     for what, modules in loaded.items():
         heavy = [name for name in HEAVY if name in modules]

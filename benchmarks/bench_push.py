@@ -66,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bench import clean_environment  # noqa: E402
+from launch import FLOORS, run_process  # noqa: E402
 
 USERNAME, PASSWORD = "tester", "s3cret-pass"  # tests/registry_support.py's htpasswd
 
@@ -87,59 +88,6 @@ image = client.push_container_image(
 )
 print(json.dumps({{"image": image.image, "digest": image.digest, "uploaded": len(sent)}}))
 """
-
-
-# The launcher: a bare interpreter (-I -S: no site, nothing imported) that
-# forks, execs the measured command and reaps it with wait4, so the figures
-# are that one process's.  Why not spawn the command from here: CPython
-# spawns with vfork, and at exec Linux records the *spawning* process's peak
-# RSS as the child's ru_maxrss (the old mm was the parent's), which survives
-# exec.  This process reads whole files to build the images, so every push
-# printed this process's peak (59 MiB for ours at 16 and 256 MiB and for
-# skopeo alike).  A fork from the launcher gives the child a copy of the
-# launcher's few MiB instead: its peak RSS is the child's own, or that small
-# floor (printed with the figures) if the child stays below it.
-LAUNCHER = """
-import json, os, sys, time
-result, argv = sys.argv[1], sys.argv[2:]
-with open("/proc/self/status") as status:
-    floor = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-start = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execvp(argv[0], argv)
-    finally:
-        os._exit(127)
-_, status, usage = os.wait4(pid, 0)
-wall = time.perf_counter() - start
-with open(result, "w") as out:
-    json.dump({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_kib": usage.ru_maxrss,
-               "floor_kib": floor, "code": os.waitstatus_to_exitcode(status)}, out)
-"""
-
-FLOORS: list[float] = []
-
-
-def run_process(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
-    """Run ``argv`` under the launcher; return wall s, CPU s, peak RSS MiB and its output."""
-    with (
-        tempfile.TemporaryFile() as out,
-        tempfile.TemporaryFile() as err,
-        tempfile.TemporaryDirectory() as scratch,
-    ):
-        result = Path(scratch) / "result.json"
-        launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, str(result), *argv]
-        subprocess.run(launcher, env=env, stdout=out, stderr=err, cwd=env["HOME"], check=False)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-        figures = json.loads(result.read_text()) if result.exists() else {"code": -1}
-    if figures["code"] != 0:
-        msg = f"{argv!r} failed with exit code {figures['code']}:\n{stderr}"
-        raise RuntimeError(msg)
-    FLOORS.append(figures["floor_kib"] / 1024)
-    return figures["wall"], figures["cpu"], figures["rss_kib"] / 1024, stdout + stderr
 
 
 # The helper: FakeLightsail served on loopback, and a fresh docker-registry on
