@@ -7,9 +7,10 @@ them (we call botocore's own resolvers where it has one, so profiles, SSO and
 
 The botocore session is created lazily, and only for the credential chain.
 Settings that live in the shared config files (region, ``max_attempts``,
-configured endpoints) are read with botocore's own file loader,
-``botocore.configloader``, the way ``Session.full_config`` and
-``Session.get_scoped_config`` read them: importing ``botocore.session`` pulls
+configured endpoints) are read the way ``Session.full_config`` and
+``Session.get_scoped_config`` read them: a plain file by ``_ini.py``, which
+gives what botocore's file loader gives without importing configparser, any
+other by that loader, ``botocore.configloader``.  Importing ``botocore.session`` pulls
 in botocore's whole client machinery, a sixth of a cold start and 5 MiB, and
 a client never needs it when its keys are given.  A fully configured client
 (keys, region, endpoint, ``max_attempts``) reads no files at construction.
@@ -258,21 +259,9 @@ class _SharedConfig:
         """Read both files, as ``Session.full_config`` does (missing files are empty)."""
         config_file = os.environ.get("AWS_CONFIG_FILE", "~/.aws/config")
         credentials_file = os.environ.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
-        full: dict[str, Any] = {"profiles": {}}
-        credentials: dict[str, Any] = {}
-        # No file at all (CI, containers): botocore's loader (and configparser,
-        # 0.2 MiB) would only say so, by the same test.
-        if _is_file(config_file) or _is_file(credentials_file):
-            from botocore.configloader import (  # noqa: PLC0415 - lazy: only with files
-                load_config,
-                raw_config_parse,
-            )
-            from botocore.exceptions import ConfigNotFound  # noqa: PLC0415 - lazy import
-
-            with contextlib.suppress(ConfigNotFound):
-                full = load_config(config_file)
-            with contextlib.suppress(ConfigNotFound):
-                credentials = raw_config_parse(credentials_file)
+        loaded = _load_file(config_file, profiles=True)
+        full: dict[str, Any] = loaded if loaded is not None else {"profiles": {}}
+        credentials = _load_file(credentials_file, profiles=False) or {}
         config_profiles = {name: dict(values) for name, values in full["profiles"].items()}
         for profile, values in credentials.items():
             full["profiles"].setdefault(profile, {}).update(values)
@@ -299,10 +288,40 @@ class _SharedConfig:
         return profiles[self.profile_name]  # type: ignore[no-any-return]
 
 
-def _is_file(path: str) -> bool:
-    """Whether botocore's file loader would read ``path`` (else it raises ConfigNotFound)."""
+# A plain file larger than this goes to botocore's parser (which reads it whole).
+_PLAIN_FILE_MAX = 1 << 20
+
+
+def _load_file(path: str, *, profiles: bool) -> dict[str, Any] | None:
+    """Read one shared file as botocore's loader does; ``None`` when there is no such file.
+
+    ``profiles``: sort its sections as ``load_config`` does (the config file),
+    else return them as ``raw_config_parse`` does (the credentials file).  A
+    plain file (``_ini.py``) is parsed here; any other goes to botocore's
+    loader, with configparser, and its errors are botocore's.
+    """
     # botocore's own calls, in its order, for the same answer in every case.
-    return os.path.isfile(os.path.expanduser(os.path.expandvars(path)))  # noqa: PTH111, PTH113
+    expanded = os.path.expanduser(os.path.expandvars(path))  # noqa: PTH111
+    if not os.path.isfile(expanded):  # noqa: PTH113 - botocore: ConfigNotFound
+        return None
+    from lightsail_images import _ini  # noqa: PLC0415 - only with files
+
+    sections = None
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        with open(expanded, "rb") as file:  # noqa: PTH123
+            data = file.read(_PLAIN_FILE_MAX + 1)
+        if len(data) <= _PLAIN_FILE_MAX:
+            sections = _ini.parse_plain(data.decode("ascii"))
+    if sections is not None:
+        return _ini.profile_map(sections) if profiles else sections
+    from botocore.configloader import load_config, raw_config_parse  # noqa: PLC0415 - lazy
+    from botocore.exceptions import ConfigNotFound  # noqa: PLC0415 - lazy import
+
+    try:
+        loaded: dict[str, Any] = load_config(path) if profiles else raw_config_parse(path)
+    except ConfigNotFound:  # gone since we looked
+        return None
+    return loaded
 
 
 def profile_setting(name: str, *, profile_name: str | None) -> str | None:
