@@ -1007,7 +1007,6 @@ class Client(Closing):
         from lightsail_images._lifecycle import find_registered  # noqa: PLC0415 - only pushes pay
         from lightsail_images._push.cache import LayerCache  # noqa: PLC0415
         from lightsail_images._push.image import Manifest  # noqa: PLC0415
-        from lightsail_images._push.push import push_image  # noqa: PLC0415
         from lightsail_images._push.sources import GZIP_LEVEL, open_image  # noqa: PLC0415
 
         def registered(digest: str) -> ContainerImage | None:
@@ -1036,6 +1035,10 @@ class Client(Closing):
                     found.append(existing)
                     return False
                 return True
+
+            # The registry client and its models load only for an upload: a
+            # registered re-run is mostly the interpreter's start and imports.
+            from lightsail_images._push.push import push_image  # noqa: PLC0415
 
             login = self.create_container_service_registry_login().registry_login
             pushed = push_image(

@@ -8,6 +8,7 @@ reads of which size go to each blob file, and when the first one happens.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,3 +113,20 @@ def test_an_oci_push_reads_no_blob_before_the_registry_or_when_registered(
         )
     assert asked_before_first_read == []  # registered already: no blob read at all
     assert len(fake.log) == log_before  # and not one request to the registry
+
+
+def test_a_registered_rerun_needs_no_registry_client(
+    fake: FakeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A re-run is mostly the interpreter's start and imports: the registry
+    # client (_push.push, its protocol, uploads and models) is not imported.
+    _layout(tmp_path / "l", 10_000)
+    with lightsail_for(f"http://{fake.host}") as (_, client):
+        first = client.push_container_image(
+            service_name="svc", label="web", source=tmp_path / "l", insecure_registry=True
+        )
+        monkeypatch.setitem(sys.modules, "lightsail_images._push.push", None)  # import fails
+        again = client.push_container_image(
+            service_name="svc", label="web", source=tmp_path / "l", insecure_registry=True
+        )
+    assert again == first
