@@ -1,6 +1,6 @@
 """``python -m lightsail_images``: the same as the ``lightsail-images`` command."""
 
-from lightsail_images._cli import main
+from lightsail_images._cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -485,6 +485,8 @@ def test_version_and_help(cli):
 
 def test_python_dash_m_runs_main(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["lightsail-images", "--version"])
+    frozen: list[None] = []  # run() freezes the heap: not this test process's
+    monkeypatch.setattr(_cli.gc, "freeze", lambda: frozen.append(None))
     # run_path, not run_module: the package's pytest11 plugin makes pytest's
     # assertion rewriter the package's loader, and runpy needs get_code() from it.
     main_py = pathlib.Path(li.__file__).parent / "__main__.py"
@@ -492,6 +494,7 @@ def test_python_dash_m_runs_main(monkeypatch, capsys):
         runpy.run_path(str(main_py), run_name="__main__")
     assert exit_.value.code == 0
     assert capsys.readouterr().out == f"lightsail-images {li.__version__}\n"
+    assert frozen == [None]
 
 
 # --- fake-server, in-process ------------------------------------------------------------------
@@ -561,6 +564,27 @@ def test_subprocess_register_json_exit_0(svc, fake_url):
     )  # fmt: skip
     assert (result.returncode, result.stderr) == (0, "")
     assert json.loads(result.stdout)["containerImage"]["image"] == ":svc.web.1"
+
+
+def test_the_command_freezes_the_heap_only_after_main_and_exits_with_its_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The exit's garbage collections skip what is frozen: a command's process
+    # is its own.  main(), called in someone else's process, freezes nothing.
+    events: list[object] = []
+    monkeypatch.setattr(_cli, "main", lambda: events.append("main") or 3)
+    monkeypatch.setattr(_cli.gc, "freeze", lambda: events.append("freeze"))
+    with pytest.raises(SystemExit) as exit_:
+        _cli.run()
+    assert (events, exit_.value.code) == (["main", "freeze"], 3)
+
+
+def test_main_leaves_the_garbage_collector_alone(cli, monkeypatch):
+    frozen: list[None] = []
+    monkeypatch.setattr(_cli.gc, "freeze", lambda: frozen.append(None))
+    assert cli("list", "--service-name", "svc", "--output", "json")[0] == 0
+    assert cli("--version")[0] == 0
+    assert frozen == []
 
 
 def test_subprocess_console_script_and_version():
