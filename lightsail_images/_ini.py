@@ -29,11 +29,13 @@ import re
 import shlex
 from typing import Any
 
-__all__ = ["parse_plain", "profile_map"]
+__all__ = ["SECTION_KINDS", "parse_plain", "profile_map"]
 
 # What a plain file may hold: printable ASCII, tab, CR and LF.  Other control
 # characters are line breaks to str.splitlines (or whitespace to str.strip)
-# but not to configparser's file iteration.
+# but not to configparser's file iteration.  Do not widen it without making
+# the line splitting and stripping configparser's own: beyond ASCII, "\x85",
+# "\u2028" and "\xa0" would be treated differently.
 _PLAIN_TEXT = re.compile(r"[\t\n\r\x20-\x7e]*")
 
 
@@ -83,6 +85,13 @@ def _option(value: str) -> tuple[str, str] | None:
     return (key, value[split + 1 :].strip()) if key else None
 
 
+# The section kinds botocore's build_profile_map sorts out ("[kind NAME]"),
+# in its order, and the key each goes under.  A test reads the kinds from
+# botocore's source, so a kind botocore adds fails it.
+_KINDS = {"profile": "profiles", "sso-session": "sso_sessions", "services": "services"}
+SECTION_KINDS = tuple(_KINDS)
+
+
 def profile_map(sections: dict[str, dict[str, str]]) -> dict[str, Any]:
     """Sort sections into profiles, SSO sessions and services, as ``build_profile_map`` does.
 
@@ -91,25 +100,19 @@ def profile_map(sections: dict[str, dict[str, str]]) -> dict[str, Any]:
     the top level.  The values are copies: the result shares nothing with
     ``sections``.
     """
-    profiles: dict[str, Any] = {}
-    sso_sessions: dict[str, Any] = {}
-    services: dict[str, Any] = {}
+    named: dict[str, dict[str, Any]] = {kind: {} for kind in _KINDS}
     final: dict[str, Any] = {}
     for key, values in sections.items():
         copied = dict(values)
-        if key.startswith("profile"):
-            profiles.update(_named(key, copied))
-        elif key.startswith("sso-session"):
-            sso_sessions.update(_named(key, copied))
-        elif key.startswith("services"):
-            services.update(_named(key, copied))
+        kind = next((kind for kind in _KINDS if key.startswith(kind)), None)
+        if kind is not None:
+            named[kind].update(_named(key, copied))
         elif key == "default":
-            profiles[key] = copied
+            named["profile"][key] = copied
         else:
             final[key] = copied
-    final["profiles"] = profiles
-    final["sso_sessions"] = sso_sessions
-    final["services"] = services
+    for kind, final_key in _KINDS.items():
+        final[final_key] = named[kind]
     return final
 
 

@@ -8,8 +8,10 @@ must reach botocore's.
 
 from __future__ import annotations
 
+import inspect
 import os
 import pathlib
+import re
 import tempfile
 from typing import Any
 
@@ -169,6 +171,52 @@ def test_plain_files_are_parsed_here_exactly_as_botocore_parses_them(data: bytes
 )
 def test_what_is_not_plain_goes_to_botocore(text: str) -> None:
     assert _ini.parse_plain(text) is None
+
+
+def test_the_section_kinds_are_botocores() -> None:
+    # profile_map repeats build_profile_map's "key.startswith(...)" kinds; a
+    # kind botocore adds would otherwise be sorted differently, unnoticed.
+    source = inspect.getsource(botocore.configloader.build_profile_map)
+    assert tuple(re.findall(r"key\.startswith\(['\"]([^'\"]+)['\"]\)", source)) == (
+        _ini.SECTION_KINDS
+    )
+
+
+def test_a_missing_file_or_a_directory_is_no_file(tmp_path: pathlib.Path) -> None:
+    for path in (tmp_path / "missing", tmp_path):
+        for profiles in (True, False):
+            assert botocore_reads(path, profiles=profiles) is botocore.exceptions.ConfigNotFound
+            assert _config._load_file(str(path), profiles=profiles) is None
+
+
+def test_a_plain_file_over_the_size_cap_is_botocores_to_read(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_config, "_PLAIN_FILE_MAX", 64)
+    parsed: list[str] = []
+    monkeypatch.setattr(_ini, "parse_plain", parsed.append)
+    path = tmp_path / "config"
+    path.write_text("[default]\n" + "".join(f"k{n} = {n}\n" for n in range(20)))
+    for profiles in (True, False):
+        assert _config._load_file(str(path), profiles=profiles) == botocore_reads(
+            path, profiles=profiles
+        )
+    assert parsed == []  # never offered to the plain parser
+
+
+def test_a_file_that_cannot_be_read_here_is_botocores_to_read(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(_config, "open", unreadable, raising=False)
+    path = tmp_path / "config"
+    path.write_text("[profile dev]\nregion = eu-west-1\n")
+    for profiles in (True, False):
+        assert _config._load_file(str(path), profiles=profiles) == botocore_reads(
+            path, profiles=profiles
+        )
 
 
 def test_the_sections_are_copied_not_shared() -> None:
