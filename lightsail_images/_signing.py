@@ -481,14 +481,13 @@ class _QuietSigV4Auth(SigV4Auth):
         # answer is the first.  One instance signs one request.
         if self._headers_to_sign is None:
             # SigV4Auth.headers_to_sign, step for step, into a _Headers instead
-            # of an HTTPHeaders.  Signer.sign always puts the host in.
+            # of an HTTPHeaders.  Its last step, deriving a missing host from
+            # the URL, never applies: Signer.sign always puts the host in.
             header_map = _Headers()
             for name, value in request.headers.items():
                 lower = name.lower()
                 if lower not in _NOT_SIGNED:
                     header_map[lower] = value
-            if "host" not in header_map:
-                header_map["host"] = super().headers_to_sign(request)["host"]
             self._headers_to_sign = header_map
         return self._headers_to_sign
 
